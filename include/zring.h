@@ -1,0 +1,11 @@
+/* zring: shared-memory IPC for agents on one host. The umbrella header. */
+#ifndef ZRING_H
+#define ZRING_H
+
+#include "zring/version.h"
+#include "zring/err.h"
+#include "zring/arena.h"
+#include "zring/ring.h"
+#include "zring/slab.h"
+
+#endif

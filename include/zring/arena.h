@@ -1,0 +1,195 @@
+/* The arena: one POSIX shared-memory segment (or a file, e.g. on hugetlbfs)
+ * that holds the process table, the rings and the payload heap.
+ *
+ * Every process that opens an arena read-write takes a slot in its process
+ * table; the slot's owner id (index plus generation) marks the ring slots and
+ * payload blocks the process holds, so that whatever a dead process held can
+ * be found and repaired (zr_arena_recover()). */
+#ifndef ZRING_ARENA_H
+#define ZRING_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zr_arena zr_arena;
+
+#define ZR_NAME_MAX 47        /* longest arena or ring name, without the NUL */
+#define ZR_DEFAULT_MAX_PAYLOAD ((size_t)100 << 20)
+
+enum zr_arena_flags {
+	ZR_ARENA_GROUP = 1u << 0,       /* create with mode 0660 instead of 0600 */
+	ZR_ARENA_NO_PREFAULT = 1u << 1, /* skip touching every page at creation */
+	ZR_ARENA_READONLY = 1u << 2,    /* open: map PROT_READ, take no process slot */
+};
+
+typedef struct zr_arena_config {
+	size_t size;          /* bytes in all; at least ZR_ARENA_MIN_SIZE */
+	unsigned flags;       /* zr_arena_flags */
+	uint32_t max_procs;   /* process table slots (default 64, at most 4095) */
+	uint32_t max_rings;   /* ring directory entries (default 64) */
+	size_t ring_bytes;    /* space for rings (default size / 8) */
+	size_t max_payload;   /* largest payload (default 100 MiB; clamped to what fits) */
+	uint32_t small_percent; /* share of the payload space for small classes (default 50) */
+} zr_arena_config;
+
+#define ZR_ARENA_MIN_SIZE ((size_t)1 << 20)
+
+/** Information about an open arena, copied out. */
+typedef struct zr_arena_info {
+	char name[ZR_NAME_MAX + 1];
+	size_t size;
+	size_t max_payload;      /* effective largest payload */
+	uint32_t max_procs;
+	uint32_t max_rings;
+	uint32_t creator_pid;
+	uint32_t uid;
+	uint64_t created_ns;     /* CLOCK_REALTIME */
+	uint32_t self;           /* this process's owner id, 0 for a read-only attachment */
+	uint32_t procs_attached; /* slots in use, alive or not */
+	uint32_t procs_dead;     /* of those, owned by dead processes */
+	bool readonly;
+	bool file_backed;
+} zr_arena_info;
+
+/** One arena found by zr_arena_list(). */
+typedef struct zr_arena_entry {
+	char name[ZR_NAME_MAX + 1];
+	size_t size;             /* of the segment */
+	uint32_t uid;
+	uint32_t creator_pid;
+	uint32_t procs_alive;
+	uint32_t procs_dead;
+	int open_rc;             /* 0 when the header was readable, else why not */
+	bool stale;              /* attached processes are all dead, or creator died before ready */
+} zr_arena_entry;
+
+/**
+ * Fill a configuration with the defaults for an arena of `size` bytes.
+ * Safety: any thread. Blocking: never.
+ */
+ZR_API void zr_arena_config_init(zr_arena_config *cfg, size_t size);
+
+/**
+ * Create a named arena in /dev/shm and attach to it read-write.
+ * @param[in]  name  "[/]name", at most ZR_NAME_MAX bytes, no other '/'.
+ * @param[in]  cfg   From zr_arena_config_init(); NULL takes defaults of 16 MiB.
+ * @param[out] out   Set on success only.
+ * @param[out] diag  Optional: filled with a message on failure.
+ * Ownership: *out is process-local; release with zr_arena_close(). The
+ *            segment lives until zr_arena_unlink().
+ * Blocking:  writes every page once (prefault) unless ZR_ARENA_NO_PREFAULT.
+ * @return 0, -EEXIST, -EINVAL, -ENAMETOOLONG, ZR_ENOSPACE (free space of
+ *         /dev/shm below `size`; the message gives both), -errno.
+ */
+ZR_API ZR_NODISCARD int zr_arena_create(const char *name, const zr_arena_config *cfg,
+					zr_arena **out, zr_diag *diag);
+
+/**
+ * Create a file-backed arena at `path` (hugetlbfs, tmpfs or a plain file).
+ * Same contract as zr_arena_create(); the free-space check uses the
+ * filesystem of `path`.
+ */
+ZR_API ZR_NODISCARD int zr_arena_create_file(const char *path, const zr_arena_config *cfg,
+					     zr_arena **out, zr_diag *diag);
+
+/**
+ * Attach to an existing named arena.
+ * @param[in] flags  0 or ZR_ARENA_READONLY.
+ * Blocking: waits up to 100 ms for an arena still being created.
+ * @return 0, -ENOENT (no such name), ZR_EFOREIGN (not a zring segment),
+ *         ZR_ETRUNC (shorter than its header says), ZR_EVERSION,
+ *         ZR_ELAYOUT (another build's struct layout), ZR_ECORRUPT (header
+ *         checksum or section table), ZR_ENOTREADY (creator died before it
+ *         was ready), ZR_EOWNER (owned by another user), ZR_EPOISONED,
+ *         ZR_EPROCFULL, -EAGAIN (still being created), -errno.
+ */
+ZR_API ZR_NODISCARD int zr_arena_open(const char *name, unsigned flags, zr_arena **out,
+				      zr_diag *diag);
+
+/** Attach to a file-backed arena; same contract as zr_arena_open(). */
+ZR_API ZR_NODISCARD int zr_arena_open_file(const char *path, unsigned flags, zr_arena **out,
+					   zr_diag *diag);
+
+/**
+ * Detach: flush this process's payload caches, release its process slot
+ * and unmap. Payloads the process still owns become orphans
+ * (see zr_slab_free_orphans()). NULL is accepted.
+ * Safety: no other thread may use `a` or its rings during or after the call.
+ * @return 0 or -errno from munmap.
+ */
+ZR_API int zr_arena_close(zr_arena *a);
+
+/** Remove the name of an arena; attached processes keep their mapping.
+ * @return 0, -ENOENT, -EINVAL, -errno. */
+ZR_API ZR_NODISCARD int zr_arena_unlink(const char *name);
+
+/**
+ * List the zring arenas in /dev/shm (other files are skipped).
+ * @param[out] out  Array of `cap` entries; may be NULL when cap is 0.
+ * @param[out] n    Number of arenas found (may exceed cap).
+ * Blocking: reads /dev/shm and each arena's header, never waits on a lock.
+ * @return 0 or -errno.
+ */
+ZR_API ZR_NODISCARD int zr_arena_list(zr_arena_entry *out, size_t cap, size_t *n);
+
+/**
+ * Remove every stale arena of the calling user: all attached processes
+ * dead, or the creator died before it was ready.
+ * @param[out] removed  Optional count of arenas unlinked.
+ * @return 0 or -errno.
+ */
+ZR_API ZR_NODISCARD int zr_arena_gc(size_t *removed);
+
+/** Copy out information about an open arena. Blocking: never. */
+ZR_API void zr_arena_info_get(const zr_arena *a, zr_arena_info *out);
+
+/** Base address of the arena in this process's mapping. */
+ZR_API void *zr_arena_base(const zr_arena *a);
+
+/**
+ * Recovery report: what zr_arena_recover() found and repaired.
+ */
+typedef struct zr_recover_report {
+	uint32_t procs_dead;      /* dead process slots found (and released) */
+	uint64_t ring_drops;      /* half-written ring entries dropped */
+	uint64_t ring_redelivers; /* entries a dead consumer held, published again */
+	uint64_t blocks_freed;    /* payload blocks in dead caches returned */
+	uint64_t blocks_orphaned; /* payloads a dead process still owned */
+} zr_recover_report;
+
+/**
+ * Find dead processes, release their slots, repair every ring slot they
+ * left half-done and return their cached payload blocks. Payloads they
+ * allocated become orphans, still valid for whoever holds their handles.
+ * Safety: any thread, concurrently with live producers and consumers.
+ * Blocking: never sleeps; scans every ring and payload block.
+ * @param[out] rep  Optional; counts are added to it.
+ * @return 0, ZR_EREADONLY, ZR_ECORRUPT.
+ */
+ZR_API ZR_NODISCARD int zr_arena_recover(zr_arena *a, zr_recover_report *rep);
+
+/**
+ * Check the arena's invariants (header checksum, section table, ring
+ * indices and slot states, payload metadata).
+ * @param[out] diag  Optional: the first violation and where it is.
+ * Safety: any thread, concurrently with writers (only states no writer can
+ *         produce are reported). Works on a read-only attachment.
+ * @return 0 or ZR_ECORRUPT.
+ */
+ZR_API ZR_NODISCARD int zr_arena_check(const zr_arena *a, zr_diag *diag);
+
+/** Is the process behind owner id `owner` alive? 0 is never alive. */
+ZR_API bool zr_arena_owner_alive(const zr_arena *a, uint32_t owner);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* Process-local ring handle and the ring cores, shared by rings/ and runtime/. */
+#ifndef ZR_RING_IMPL_H
+#define ZR_RING_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/layout.h"
+#include "zring/ring.h"
+
+/* Is the process behind owner id `owner` still running? Repairs of a slot
+ * left half-done are made only when this says no. */
+typedef bool (*zri_alive_fn)(const void *ctx, uint32_t owner);
+
+struct zr_ring {
+	struct zri_ring *hdr;
+	void *slots;        /* struct zri_slot[] (MPMC) or _Atomic uint64_t[] (SPSC) */
+	uint32_t kind;      /* copies of the immutable header, checked at bind */
+	uint32_t capacity;
+	uint32_t mask;
+	uint32_t wait_mode;
+	uint32_t self;      /* this process's owner id (0 when read-only) */
+	uint64_t cached_head; /* SPSC producer's last view of a_head */
+	uint64_t cached_tail; /* SPSC consumer's last view of a_tail */
+	zri_alive_fn alive;
+	const void *alive_ctx;
+	struct zri_inbox *inbox; /* set for the levels of an inbox: wake its sleepers */
+};
+
+/* Bytes a ring of this kind and capacity takes (header + slots). */
+uint64_t zri_ring_bytes(uint32_t kind, uint32_t capacity);
+/* Initialise a ring header in zeroed memory. */
+void zri_ring_init(struct zri_ring *h, uint32_t kind, uint32_t capacity, uint32_t wait,
+		   const char *name);
+/* Validate a ring header read from shared memory (limit: bytes available
+ * from h onwards) and bind a handle to it. Returns 0 or ZR_ECORRUPT. */
+int zri_ring_bind(struct zr_ring *r, struct zri_ring *h, uint64_t limit, uint32_t self,
+		  zri_alive_fn alive, const void *alive_ctx, zr_diag *diag);
+
+bool zri_spsc_enqueue(struct zr_ring *r, uint64_t v);
+bool zri_spsc_dequeue(struct zr_ring *r, uint64_t *out);
+bool zri_mpmc_enqueue(struct zr_ring *r, uint64_t v);
+bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out);
+
+/* Two-phase dequeue for callers that must act while the entry is still
+ * attributed to them (the slab's free queues): take marks the slot TAKEN by
+ * this process, release frees it. If the process dies between the two, the
+ * entry is published again (redelivered) by the repair. */
+bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket);
+void zri_mpmc_release(struct zr_ring *r, uint64_t ticket);
+
+/* Fill an unshared, empty ring with 0 .. n-1. */
+void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n);
+
+/* Repair every slot left half-done by a dead process. Adds to the counts. */
+void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers);
+
+/* Wake sleepers after entries were published (no syscall if none sleep). */
+void zri_ring_notify(struct zr_ring *r);
+
+int zri_ring_check(const struct zr_ring *r, zr_diag *diag);
+int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag);
+
+/* Sleeping and waking, shared by rings and inboxes (ring_wait.c). */
+typedef bool (*zri_try_fn)(void *obj, uint64_t *out, unsigned *prio);
+void zri_waitq_notify(_Atomic uint32_t *futex, _Atomic uint32_t *waiters, _Atomic uint64_t *wakes);
+int zri_waitq_wait(uint32_t mode, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
+		   _Atomic uint64_t *waits, zri_try_fn try, void *obj, uint64_t *out,
+		   unsigned *prio, int64_t timeout_ns);
+
+#endif

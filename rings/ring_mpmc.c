@@ -1,0 +1,275 @@
+/* rings/ring_mpmc.c: the bounded MPMC ring that a killed process cannot block.
+ *
+ * Why this algorithm. The published bounded MPMC rings (DPDK rte_ring, ck_ring,
+ * Vyukov's) split an operation into "reserve a position" (a CAS on a shared
+ * index) and "publish it" (a later store). A producer SIGKILLed between the two
+ * leaves a hole that every consumer waits on for ever. Here the reservation is
+ * made on the slot itself and names the process that made it:
+ *
+ *   slot state = pos (40 bits) | owner (22 bits) | kind (2 bits)
+ *   FREE(p)            waits for the producer of position p
+ *   WRITING(p, owner)  owner reserved position p and is writing the value
+ *   FULL(p)            the value of position p is published
+ *   TAKEN(p, owner)    owner is reading the value of position p
+ *
+ *   producer: FREE(t) -CAS-> WRITING(t, me); write value; FULL(t)  (store)
+ *   consumer: FULL(h) -CAS-> TAKEN(h, me);  read value;  FREE(h + cap) (store)
+ *
+ * a_head and a_tail are hints: whoever finds the slot of position t already
+ * reserved helps the index past it (a CAS that may fail harmlessly), so a
+ * process that dies right after reserving does not stop the index. A slot that
+ * stays WRITING or TAKEN is checked after a short spin: if its owner is dead
+ * (pid plus start time, from the arena's process table), the observer repairs
+ * it with one CAS:
+ *   WRITING(p, dead) -> FREE(p + cap)  the entry was never published (its
+ *                                      enqueue had not returned): dropped;
+ *   TAKEN(p, dead)   -> FULL(p + cap)  the dead consumer had not finished its
+ *                                      dequeue: the same value is published
+ *                                      again one lap later (redelivered).
+ * A live owner that is merely preempted is waited for, as in any bounded ring;
+ * only death is repaired, so a repair never races a writer that can still act.
+ * Positions are stored modulo 2^40: a stale reader would have to sleep through
+ * 2^40 operations for a CAS to match a wrong lap, and even then it would only
+ * reserve a slot that is genuinely free for that lap.
+ *
+ * Synchronisation map:
+ *   R1 enqueue: release store FULL(t)      -> A1 dequeue: acquire load of the
+ *      state; the value written before R1 is visible to the consumer.
+ *   R2 dequeue: release store FREE(h+cap)  -> A2 enqueue: acquire load of the
+ *      state; the consumer's read of the old value happens before the next
+ *      producer overwrites it.
+ *   The reserving CASes and the index-helping CASes are relaxed: the slot state
+ *   they compare is the only thing they decide, and the data each side then
+ *   touches was already ordered by A1/A2 (see each line). A repair CAS is a
+ *   read-modify-write, so a redelivered FULL(p+cap) stays in R1's release
+ *   sequence and A1 still sees the original value.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "../runtime/prim.h"
+#include "ring_impl.h"
+
+#define POS_BITS 40
+#define POS_MASK ((UINT64_C(1) << POS_BITS) - 1)
+#define SETTLE_SPINS 128
+#define RETRY_LIMIT (1u << 20) /* only a corrupt ring loops this long */
+
+static inline uint64_t st_make(uint64_t pos, uint32_t owner, uint32_t kind)
+{
+	return (pos & POS_MASK) << 24 | (uint64_t)(owner & ZRI_OWNER_MASK) << 2 | kind;
+}
+static inline uint64_t st_pos(uint64_t st) { return st >> 24; }
+static inline uint32_t st_owner(uint64_t st) { return (uint32_t)(st >> 2) & ZRI_OWNER_MASK; }
+static inline uint32_t st_kind(uint64_t st) { return (uint32_t)st & 3u; }
+
+/* Signed distance from position p to the position a slot state names. */
+static inline int64_t pos_dist(uint64_t st, uint64_t p)
+{
+	return (int64_t)((st_pos(st) - p) << (64 - POS_BITS)) >> (64 - POS_BITS);
+}
+
+static inline struct zri_slot *slot_at(const struct zr_ring *r, uint64_t pos)
+{
+	return &((struct zri_slot *)r->slots)[pos & r->mask];
+}
+
+static inline void help_advance(_Atomic uint64_t *index, uint64_t seen)
+{
+	/* relaxed: the index is a hint; a failed CAS means someone else moved it */
+	atomic_compare_exchange_strong_explicit(index, &seen, seen + 1, memory_order_relaxed,
+						memory_order_relaxed);
+}
+
+/* A slot in WRITING or TAKEN changes only by its owner's hand, or by a repair
+ * once the owner is dead. Spin a little; then repair if the owner is dead.
+ * Returns true if the state moved (the caller re-reads it). */
+static bool settle(struct zr_ring *r, struct zri_slot *s, uint64_t st)
+{
+	for (int i = 0; i < SETTLE_SPINS; i++) {
+		zri_cpu_relax();
+		/* relaxed: only compared; the caller re-reads with acquire */
+		if (atomic_load_explicit(&s->a_state, memory_order_relaxed) != st)
+			return true;
+	}
+	if (!r->alive || r->alive(r->alive_ctx, st_owner(st)))
+		return false;
+	uint64_t p = st_pos(st);
+	bool writing = st_kind(st) == ZRI_SLOT_WRITING;
+	uint64_t fixed = writing ? st_make(p + r->capacity, 0, ZRI_SLOT_FREE)
+				 : st_make(p + r->capacity, 0, ZRI_SLOT_FULL);
+	/* relaxed: an RMW, so FULL(p+cap) stays in R1's release sequence (see map) */
+	if (atomic_compare_exchange_strong_explicit(&s->a_state, &st, fixed, memory_order_relaxed,
+						    memory_order_relaxed)) {
+		/* relaxed: statistics only */
+		atomic_fetch_add_explicit(writing ? &r->hdr->a_drops : &r->hdr->a_redelivers, 1,
+					  memory_order_relaxed);
+	}
+	return true;
+}
+
+bool zri_mpmc_enqueue(struct zr_ring *r, uint64_t v)
+{
+	struct zri_ring *h = r->hdr;
+	for (unsigned tries = 0; tries < RETRY_LIMIT; tries++) {
+		/* relaxed: a hint; the slot CAS below decides who owns position t */
+		uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
+		struct zri_slot *s = slot_at(r, t);
+		/* A2: pairs with R2 in zri_mpmc_dequeue(); the old value was read */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
+		int64_t d = pos_dist(st, t);
+		if (d == 0 && st_kind(st) == ZRI_SLOT_FREE) {
+			/* relaxed: ordering with the consumer came from A2 */
+			if (!atomic_compare_exchange_weak_explicit(
+				    &s->a_state, &st, st_make(t, r->self, ZRI_SLOT_WRITING),
+				    memory_order_relaxed, memory_order_relaxed))
+				continue;
+			help_advance(&h->a_tail, t);
+			/* relaxed: published by R1 */
+			atomic_store_explicit(&s->a_value, v, memory_order_relaxed);
+			/* R1: pairs with A1 in zri_mpmc_dequeue(); publishes a_value */
+			atomic_store_explicit(&s->a_state, st_make(t, 0, ZRI_SLOT_FULL),
+					      memory_order_release);
+			return true;
+		}
+		if (d >= 0) { /* position t is reserved already: move the tail on */
+			help_advance(&h->a_tail, t);
+			continue;
+		}
+		if (d != -(int64_t)r->capacity)
+			continue; /* our view of the tail was stale */
+		/* the previous lap's entry is still here: full, unless its owner died */
+		if (st_kind(st) != ZRI_SLOT_FULL && settle(r, s, st))
+			continue;
+		/* relaxed: statistics only */
+		atomic_fetch_add_explicit(&h->a_full, 1, memory_order_relaxed);
+		return false;
+	}
+	return false;
+}
+
+/* Reserve the next published entry: FULL(h) -> TAKEN(h, me). */
+bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
+{
+	struct zri_ring *h = r->hdr;
+	for (unsigned tries = 0; tries < RETRY_LIMIT; tries++) {
+		/* relaxed: a hint, as a_tail above */
+		uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
+		struct zri_slot *s = slot_at(r, hd);
+		/* A1: pairs with R1 in zri_mpmc_enqueue(); the value is visible */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
+		int64_t d = pos_dist(st, hd);
+		if (d > 0 || (d == 0 && st_kind(st) == ZRI_SLOT_TAKEN)) {
+			help_advance(&h->a_head, hd); /* consumed or being consumed */
+			continue;
+		}
+		if (d < 0)
+			continue; /* stale view of the head */
+		if (st_kind(st) == ZRI_SLOT_FREE)
+			break; /* nothing published at the head: empty */
+		if (st_kind(st) == ZRI_SLOT_WRITING) {
+			if (settle(r, s, st))
+				continue;
+			break; /* a live producer is still writing it: empty for now */
+		}
+		/* relaxed: the value was made visible by A1, and only this CAS's
+		 * winner may release the slot for the next producer */
+		if (!atomic_compare_exchange_weak_explicit(&s->a_state, &st,
+							   st_make(hd, r->self, ZRI_SLOT_TAKEN),
+							   memory_order_relaxed, memory_order_relaxed))
+			continue;
+		help_advance(&h->a_head, hd);
+		/* relaxed: stable until we release the slot (R2) */
+		*out = atomic_load_explicit(&s->a_value, memory_order_relaxed);
+		*ticket = hd;
+		return true;
+	}
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(&h->a_empty, 1, memory_order_relaxed);
+	return false;
+}
+
+void zri_mpmc_release(struct zr_ring *r, uint64_t ticket)
+{
+	/* R2: pairs with A2 in zri_mpmc_enqueue(); our read of the value is done */
+	atomic_store_explicit(&slot_at(r, ticket)->a_state,
+			      st_make(ticket + r->capacity, 0, ZRI_SLOT_FREE), memory_order_release);
+}
+
+bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out)
+{
+	uint64_t ticket;
+	if (!zri_mpmc_take(r, out, &ticket))
+		return false;
+	zri_mpmc_release(r, ticket);
+	return true;
+}
+
+void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers)
+{
+	for (uint32_t i = 0; i < r->capacity; i++) {
+		struct zri_slot *s = &((struct zri_slot *)r->slots)[i];
+		/* relaxed: settle() re-checks with a CAS */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_relaxed);
+		uint32_t k = st_kind(st);
+		if (k != ZRI_SLOT_WRITING && k != ZRI_SLOT_TAKEN)
+			continue;
+		if (!r->alive || r->alive(r->alive_ctx, st_owner(st)))
+			continue;
+		uint64_t p = st_pos(st);
+		uint64_t fixed = st_make(p + r->capacity, 0,
+					 k == ZRI_SLOT_WRITING ? ZRI_SLOT_FREE : ZRI_SLOT_FULL);
+		/* relaxed: an RMW in R1's release sequence, as in settle() */
+		if (atomic_compare_exchange_strong_explicit(&s->a_state, &st, fixed,
+							    memory_order_relaxed,
+							    memory_order_relaxed)) {
+			_Atomic uint64_t *c = k == ZRI_SLOT_WRITING ? &r->hdr->a_drops
+								    : &r->hdr->a_redelivers;
+			/* relaxed: statistics only */
+			atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+			(*(k == ZRI_SLOT_WRITING ? drops : redelivers))++;
+		}
+	}
+}
+
+/* Invariants any instant satisfies, whatever live writers do: every slot
+ * names a position within one lap of the indices, and no owner id is out of
+ * range. Used by zring check and the tests between phases. */
+int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag)
+{
+	for (uint32_t i = 0; i < r->capacity; i++) {
+		const struct zri_slot *s = &((const struct zri_slot *)r->slots)[i];
+		/* relaxed: a snapshot for diagnosis */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_relaxed);
+		/* a slot names a position congruent to its index, within a few laps of
+		 * the head snapshot (writers keep moving while we read) */
+		uint64_t base = head - 2 * (uint64_t)r->capacity;
+		uint64_t want = base + ((i - base) & r->mask);
+		int64_t d = pos_dist(st, want);
+		if (d < 0 || d >= 5 * (int64_t)r->capacity || (d % r->capacity) != 0) {
+			if (diag) {
+				diag->code = ZR_ECORRUPT;
+				snprintf(diag->msg, sizeof(diag->msg),
+					 "ring %s: slot %u names position %llu, head is %llu",
+					 r->hdr->name, i, (unsigned long long)st_pos(st),
+					 (unsigned long long)head);
+			}
+			return ZR_ECORRUPT;
+		}
+	}
+	return 0;
+}
+
+/* Fill an empty, unshared ring with the entries 0 .. n-1 (the slab's free
+ * queues start full). */
+void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && i < r->capacity; i++) {
+		struct zri_slot *s = slot_at(r, i);
+		/* relaxed: the arena is published later by its READY state (release) */
+		atomic_store_explicit(&s->a_value, i, memory_order_relaxed);
+		atomic_store_explicit(&s->a_state, st_make(i, 0, ZRI_SLOT_FULL), memory_order_relaxed);
+	}
+	/* relaxed: as above */
+	atomic_store_explicit(&r->hdr->a_tail, n, memory_order_relaxed);
+}

@@ -1,0 +1,115 @@
+/* rings/ring_wait.c: sleeping on an empty ring without a system call on the
+ * fast path.
+ *
+ * A consumer that wants to sleep registers in a_waiters, re-checks the ring
+ * and sleeps on a_futex; a producer that published entries checks a_waiters
+ * and only then bumps a_futex and calls FUTEX_WAKE. This is the store->load
+ * (Dekker) pattern, which needs a full fence on each side:
+ *   F1 producer: publish (R1) ; fence ; load a_waiters
+ *   F2 consumer: a_waiters++ ; fence ; re-check the ring
+ * Either the producer sees the waiter, or the consumer sees the entry. The
+ * consumer reads a_futex before its re-check, so a wake between the re-check
+ * and FUTEX_WAIT makes the wait return at once. (TSan does not model fences;
+ * this pattern can only miss a wake-up, never race on data.) */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+
+#include "../runtime/prim.h"
+#include "ring_impl.h"
+
+#define SPIN_BEFORE_SLEEP_NS 20000u /* a futex wake costs about 30 us here */
+
+void zri_waitq_notify(_Atomic uint32_t *futex, _Atomic uint32_t *waiters, _Atomic uint64_t *wakes)
+{
+	/* F1: pairs with F2 in zri_waitq_wait() */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* relaxed: ordered by F1 */
+	if (atomic_load_explicit(waiters, memory_order_relaxed) == 0)
+		return;
+	/* relaxed: the futex word is a counter that only needs to change */
+	atomic_fetch_add_explicit(futex, 1, memory_order_relaxed);
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(wakes, 1, memory_order_relaxed);
+	zri_futex_wake(futex, INT_MAX);
+}
+
+void zri_ring_notify(struct zr_ring *r)
+{
+	if (r->inbox)
+		zri_waitq_notify(&r->inbox->a_futex, &r->inbox->a_waiters, &r->inbox->a_wakes);
+	else
+		zri_waitq_notify(&r->hdr->a_futex, &r->hdr->a_waiters, &r->hdr->a_wakes);
+}
+
+int zri_waitq_wait(uint32_t mode, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
+		   _Atomic uint64_t *waits, zri_try_fn try, void *obj, uint64_t *out,
+		   unsigned *prio, int64_t timeout_ns)
+{
+	if (try(obj, out, prio))
+		return 0;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	uint64_t start = zri_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
+	uint64_t spin_until = mode == ZR_WAIT_SPIN ? deadline
+			      : mode == ZR_WAIT_SPIN_FUTEX ? start + SPIN_BEFORE_SLEEP_NS
+						       : start;
+	while (zri_now_ns() < spin_until) {
+		for (int i = 0; i < 64; i++) {
+			if (try(obj, out, prio))
+				return 0;
+			zri_cpu_relax();
+		}
+	}
+	if (mode == ZR_WAIT_SPIN)
+		return -ETIMEDOUT;
+	for (;;) {
+		/* relaxed: compared by the kernel in FUTEX_WAIT; F2 orders the re-check */
+		uint32_t seq = atomic_load_explicit(futex, memory_order_relaxed);
+		/* relaxed: ordered by F2 */
+		atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
+		/* F2: pairs with F1 in zri_waitq_notify() */
+		atomic_thread_fence(memory_order_seq_cst);
+		bool got = try(obj, out, prio);
+		int rc = 0;
+		if (!got) {
+			uint64_t now = zri_now_ns();
+			if (now >= deadline) {
+				rc = -ETIMEDOUT;
+			} else {
+				/* relaxed: statistics only */
+				atomic_fetch_add_explicit(waits, 1, memory_order_relaxed);
+				int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+				rc = zri_futex_wait(futex, seq, left);
+			}
+		}
+		/* relaxed: a count; a stale view only costs a spare wake */
+		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+		if (got)
+			return 0;
+		if (rc == -EINTR)
+			return try(obj, out, prio) ? 0 : -EINTR;
+		if (rc == -ETIMEDOUT || zri_now_ns() >= deadline)
+			return try(obj, out, prio) ? 0 : -ETIMEDOUT;
+	}
+}
+
+static bool ring_try(void *obj, uint64_t *out, unsigned *prio)
+{
+	(void)prio;
+	return zr_ring_dequeue(obj, out);
+}
+
+int zr_ring_dequeue_wait(zr_ring *r, uint64_t *out, int64_t timeout_ns)
+{
+	return zri_waitq_wait(r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters,
+			      &r->hdr->a_waits, ring_try, r, out, NULL, timeout_ns);
+}
+
+void zr_ring_wake_all(zr_ring *r)
+{
+	/* relaxed: the word only needs to change for sleepers to return */
+	atomic_fetch_add_explicit(&r->hdr->a_futex, 1, memory_order_relaxed);
+	zri_futex_wake(&r->hdr->a_futex, INT_MAX);
+}

@@ -1,0 +1,98 @@
+/* The process-local arena handle and the runtime's internal interfaces. */
+#ifndef ZR_ARENA_IMPL_H
+#define ZR_ARENA_IMPL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../rings/ring_impl.h"
+#include "layout.h"
+#include "zring/arena.h"
+#include "zring/slab.h"
+
+struct zri_class_rt {
+	uint64_t block_size;
+	uint64_t nblocks;
+	uint64_t data_off;     /* from the arena base */
+	_Atomic uint64_t *meta;
+	struct zri_class_stats *stats;
+	struct zr_ring free_ring; /* entries: gen << 32 | block index */
+};
+
+struct zri_tcache;
+
+struct zr_arena {
+	uint8_t *base;
+	uint64_t size;
+	struct zri_header *hdr;
+	bool readonly;
+	bool file_backed;
+	uint32_t self;     /* owner id; 0 when read-only */
+	uint32_t self_idx;
+	pid_t pid;         /* process that opened this handle */
+	char name[ZR_NAME_MAX + 1];
+	char path[PATH_MAX];
+	struct zri_proc *procs;
+	uint32_t max_procs;
+	struct zri_ringdir *dir;
+	struct zri_dirent *dirents;
+	uint32_t max_rings;
+	uint64_t ringheap_off;
+	uint64_t ringheap_size;
+	struct zri_class_rt classes[ZRI_SMALL_CLASSES];
+	struct zri_large_ctl *lctl;
+	struct zri_page_meta *pmeta;
+	uint64_t npages;
+	uint64_t page_size;
+	uint64_t large_data_off;
+	uint64_t max_payload;
+	struct zri_tcache *tcaches; /* of every thread; under the global cache lock */
+};
+
+/* arena_layout.c: plan the sections of a new arena into its header. */
+int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *diag);
+/* arena_validate.c: check a header read from anywhere (fuzzed).
+ * file_size: bytes actually present. Returns 0 or a ZR_E* code + diag. */
+int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag *diag);
+uint64_t zri_header_checksum(const struct zri_header *h);
+const struct zri_section *zri_header_section(const struct zri_header *h, uint32_t kind);
+/* Bind the process-local views (rings, classes) to a validated mapping. */
+int zri_arena_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag);
+/* Initialise every section of a freshly planned arena. */
+void zri_arena_format(zr_arena *a);
+void zri_arena_fill_free(zr_arena *a);
+
+/* proc.c: the process table. */
+int zri_proc_claim(zr_arena *a);
+void zri_proc_release(zr_arena *a);
+bool zri_owner_alive(const void *arena, uint32_t owner);
+/* Release slots of dead processes; returns how many. */
+uint32_t zri_proc_reap(zr_arena *a);
+void zri_proc_count(const zr_arena *a, uint32_t *attached, uint32_t *dead);
+
+/* ring_dir.c: every MPMC ring in the directory, for repairs. */
+void zri_ringdir_repair(zr_arena *a, uint64_t *drops, uint64_t *redelivers);
+int zri_ringdir_check(const zr_arena *a, zr_diag *diag);
+
+/* slab.c / slab_large.c / slab_recover.c */
+void zri_tcache_detach_arena(zr_arena *a);
+void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned);
+void zri_large_recover(zr_arena *a, uint64_t *orphaned);
+int zri_large_alloc(zr_arena *a, size_t size, zr_payload *out);
+int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen);
+int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr, size_t *size,
+		      _Atomic uint64_t **word);
+int zri_slab_check(const zr_arena *a, zr_diag *diag);
+
+/* robust.c: process-shared robust mutexes. */
+void zri_robust_init(pthread_mutex_t *m);
+/* Lock; returns 1 when the previous holder died (state made consistent), 0 otherwise. */
+int zri_robust_lock(pthread_mutex_t *m);
+void zri_robust_unlock(pthread_mutex_t *m);
+
+int zri_diag_set(zr_diag *diag, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

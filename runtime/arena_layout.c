@@ -1,0 +1,132 @@
+/* Planning a new arena: where each section goes and how many payload
+ * blocks each size class gets. Everything decided here is written into the
+ * header's immutable part and checked again by every opener. */
+#include <errno.h>
+#include <string.h>
+
+#include "arena_impl.h"
+
+#define PAGE 4096u
+#define DEFAULT_PROCS 64u
+#define DEFAULT_RINGS 64u
+
+void zr_arena_config_init(zr_arena_config *cfg, size_t size)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = size;
+	cfg->max_procs = DEFAULT_PROCS;
+	cfg->max_rings = DEFAULT_RINGS;
+	cfg->ring_bytes = size / 8;
+	cfg->max_payload = ZR_DEFAULT_MAX_PAYLOAD;
+	cfg->small_percent = 50;
+}
+
+static uint64_t floor_pow2(uint64_t x)
+{
+	return x ? UINT64_C(1) << (63 - __builtin_clzll(x)) : 0;
+}
+
+/* Bytes a class of n blocks takes: stats, meta, free ring, aligned blocks. */
+static uint64_t class_bytes(uint64_t n, uint64_t bs)
+{
+	uint64_t b = sizeof(struct zri_class_stats) + n * sizeof(uint64_t);
+	if (n)
+		b += zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n);
+	return ZRI_ALIGN(b, PAGE) + n * bs;
+}
+
+static uint64_t plan_classes(struct zri_header *h, uint64_t off, uint64_t budget)
+{
+	uint64_t per_class = budget / ZRI_SMALL_CLASSES;
+	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
+		struct zri_slab_class *k = &h->classes[c];
+		uint64_t bs = UINT64_C(1) << (ZRI_SMALL_MIN_SHIFT + c);
+		/* a power of two, so the free ring holds every block; 0 or >= 2 */
+		uint64_t n = floor_pow2(per_class / (bs + 8 + sizeof(struct zri_slot)));
+		if (n > (UINT64_C(1) << 30))
+			n = UINT64_C(1) << 30;
+		while (n >= 2 && class_bytes(n, bs) + 2 * PAGE > per_class)
+			n /= 2;
+		if (n < 2)
+			n = 0;
+		k->block_size = bs;
+		k->nblocks = n;
+		k->stats_off = off;
+		k->meta_off = off + sizeof(struct zri_class_stats);
+		uint64_t end = k->meta_off + n * sizeof(uint64_t);
+		k->ring_off = n ? ZRI_ALIGN(end, ZRI_LINE) : 0;
+		if (n)
+			end = k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n);
+		k->data_off = ZRI_ALIGN(end, PAGE);
+		off = k->data_off + n * bs;
+	}
+	return off;
+}
+
+static void add_section(struct zri_header *h, uint32_t kind, uint64_t off, uint64_t size,
+			uint64_t count)
+{
+	struct zri_section *s = &h->sections[h->nsections++];
+	s->kind = kind;
+	s->offset = off;
+	s->size = size;
+	s->count = count;
+}
+
+int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *diag)
+{
+	if (cfg->size < ZR_ARENA_MIN_SIZE || cfg->size > (UINT64_C(1) << 46))
+		return zri_diag_set(diag, -EINVAL, "arena size %zu is outside %zu .. 64 TiB",
+				    cfg->size, ZR_ARENA_MIN_SIZE);
+	if (cfg->max_procs == 0 || cfg->max_procs > ZRI_MAX_PROCS)
+		return zri_diag_set(diag, -EINVAL, "max_procs %u is outside 1 .. %u",
+				    cfg->max_procs, ZRI_MAX_PROCS);
+	if (cfg->max_rings == 0 || cfg->max_rings > 65536 || cfg->small_percent > 100)
+		return zri_diag_set(diag, -EINVAL, "max_rings %u or small_percent %u out of range",
+				    cfg->max_rings, cfg->small_percent);
+	h->max_procs = cfg->max_procs;
+	h->max_rings = cfg->max_rings;
+	uint64_t off = ZRI_HDR_BYTES;
+	uint64_t procs = (uint64_t)cfg->max_procs * sizeof(struct zri_proc);
+	add_section(h, ZRI_SEC_PROCS, off, procs, cfg->max_procs);
+	off = ZRI_ALIGN(off + procs, PAGE);
+	uint64_t dir = sizeof(struct zri_ringdir) + (uint64_t)cfg->max_rings * sizeof(struct zri_dirent);
+	add_section(h, ZRI_SEC_RINGDIR, off, dir, cfg->max_rings);
+	off = ZRI_ALIGN(off + dir, PAGE);
+	uint64_t ring_bytes = ZRI_ALIGN(cfg->ring_bytes, PAGE);
+	if (off + ring_bytes + 16 * PAGE > cfg->size)
+		return zri_diag_set(diag, -EINVAL,
+				    "arena of %zu bytes cannot hold %llu bytes of rings and its tables",
+				    cfg->size, (unsigned long long)ring_bytes);
+	add_section(h, ZRI_SEC_RINGHEAP, off, ring_bytes, 0);
+	off += ring_bytes;
+	uint64_t payload_space = cfg->size - off;
+	uint64_t slab_start = off;
+	off = plan_classes(h, off, payload_space * cfg->small_percent / 100);
+	h->nclasses = ZRI_SMALL_CLASSES;
+	add_section(h, ZRI_SEC_SLAB, slab_start, off - slab_start, ZRI_SMALL_CLASSES);
+	/* the large heap takes the rest: control, page table, 64 KiB pages */
+	uint64_t lstart = ZRI_ALIGN(off, PAGE);
+	uint64_t left = cfg->size > lstart ? cfg->size - lstart : 0;
+	uint64_t ctl = sizeof(struct zri_large_ctl);
+	uint64_t npages = left > ctl + ZRI_LARGE_PAGE
+				  ? (left - ctl - ZRI_LARGE_PAGE) / (ZRI_LARGE_PAGE + sizeof(struct zri_page_meta))
+				  : 0;
+	h->large.page_size = ZRI_LARGE_PAGE;
+	h->large.npages = npages;
+	h->large.ctl_off = lstart;
+	h->large.meta_off = lstart + ctl;
+	h->large.data_off = ZRI_ALIGN(h->large.meta_off + npages * sizeof(struct zri_page_meta),
+				      ZRI_LARGE_PAGE);
+	uint64_t lend = npages ? h->large.data_off + npages * ZRI_LARGE_PAGE : h->large.meta_off;
+	add_section(h, ZRI_SEC_LARGE, lstart, lend - lstart, npages);
+	uint64_t largest = npages * ZRI_LARGE_PAGE;
+	uint64_t small_max = 0;
+	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
+		if (h->classes[c].nblocks)
+			small_max = h->classes[c].block_size;
+	if (largest < small_max)
+		largest = small_max;
+	h->max_payload = cfg->max_payload < largest ? cfg->max_payload : largest;
+	return 0;
+}

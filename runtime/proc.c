@@ -1,0 +1,124 @@
+/* The process table: one slot per attached process, claimed by one CAS that
+ * records the pid, so a slot's process can be judged dead (pid gone, or a
+ * different process under a reused pid: start times differ) even if it died
+ * right after claiming. Owner ids carry the slot's generation, so whatever a
+ * dead incarnation left behind is told apart from the slot's next user.
+ *
+ * Synchronisation map:
+ *   R1 claim: release store of a_start   -> A1 alive: acquire load of a_start
+ *   The claim and release CASes on a_word are acq_rel: a new claimant must
+ *   see the previous user's release complete before reusing the slot. */
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "arena_impl.h"
+#include "prim.h"
+
+static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid)
+{
+	struct zri_proc *p = &a->procs[i];
+	uint32_t gen = ZRI_PROC_GEN(w) + 1;
+	uint64_t mine = zri_proc_word(pid, gen, ZRI_PROC_ACTIVE);
+	if (!atomic_compare_exchange_strong_explicit(&p->a_word, &w, mine, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	/* relaxed: read only by this slot's users, after the CAS above */
+	atomic_store_explicit(&p->a_heartbeat, zri_now_ns(), memory_order_relaxed);
+	/* R1: pairs with A1 in zri_owner_alive() */
+	atomic_store_explicit(&p->a_start, zri_proc_start_time(pid), memory_order_release);
+	a->self_idx = i;
+	a->self = zri_owner_make(i, gen);
+	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
+		a->classes[c].free_ring.self = a->self;
+	return true;
+}
+
+int zri_proc_claim(zr_arena *a)
+{
+	uint32_t pid = (uint32_t)getpid();
+	/* free slots first; a dead process's slot only when none is left */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < a->max_procs; i++) {
+			/* acquire: pairs with the release CAS in zri_proc_release() */
+			uint64_t w = atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);
+			bool free_slot = ZRI_PROC_STATE(w) == ZRI_PROC_FREE;
+			if (pass == 0 && !free_slot)
+				continue;
+			if (pass == 1 && (free_slot ||
+					  zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w)))))
+				continue;
+			if (try_claim(a, i, w, pid))
+				return 0;
+		}
+	}
+	return ZR_EPROCFULL;
+}
+
+void zri_proc_release(zr_arena *a)
+{
+	if (a->readonly || a->self == 0)
+		return;
+	struct zri_proc *p = &a->procs[a->self_idx];
+	/* acquire: see the slot as we left it (a reaper may have freed it) */
+	uint64_t w = atomic_load_explicit(&p->a_word, memory_order_acquire);
+	if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
+	    zri_owner_make(a->self_idx, ZRI_PROC_GEN(w)) != a->self)
+		return;
+	atomic_compare_exchange_strong_explicit(&p->a_word, &w,
+						zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE),
+						memory_order_acq_rel, memory_order_relaxed);
+}
+
+bool zri_owner_alive(const void *arena, uint32_t owner)
+{
+	const zr_arena *a = arena;
+	if (owner == 0 || zri_owner_idx(owner) >= a->max_procs)
+		return false;
+	if (owner == a->self)
+		return true;
+	struct zri_proc *p = &a->procs[zri_owner_idx(owner)];
+	/* acquire: pairs with the claim CAS; the pid in the word is the claimant's */
+	uint64_t w = atomic_load_explicit(&p->a_word, memory_order_acquire);
+	if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
+	    (ZRI_PROC_GEN(w) & ((1u << ZRI_OWNER_GEN_BITS) - 1)) != zri_owner_gen(owner))
+		return false;
+	/* A1: pairs with R1 in try_claim(); 0 while the claimant is starting */
+	uint64_t start = atomic_load_explicit(&p->a_start, memory_order_acquire);
+	return zri_pid_alive(ZRI_PROC_PID(w), start);
+}
+
+bool zr_arena_owner_alive(const zr_arena *a, uint32_t owner)
+{
+	return zri_owner_alive(a, owner);
+}
+
+uint32_t zri_proc_reap(zr_arena *a)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->max_procs; i++) {
+		/* acquire: as in zri_proc_claim() */
+		uint64_t w = atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);
+		if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
+		    zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w))))
+			continue;
+		if (atomic_compare_exchange_strong_explicit(
+			    &a->procs[i].a_word, &w, zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE),
+			    memory_order_acq_rel, memory_order_relaxed))
+			n++;
+	}
+	return n;
+}
+
+void zri_proc_count(const zr_arena *a, uint32_t *attached, uint32_t *dead)
+{
+	*attached = *dead = 0;
+	for (uint32_t i = 0; i < a->max_procs; i++) {
+		/* acquire: as in zri_proc_claim() */
+		uint64_t w = atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);
+		if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE)
+			continue;
+		(*attached)++;
+		if (!zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w))))
+			(*dead)++;
+	}
+}

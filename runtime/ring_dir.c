@@ -1,0 +1,320 @@
+/* runtime/ring_dir.c: the arena's directory of named rings and inboxes.
+ *
+ * Creation is rare, so it takes the directory's robust mutex; lookups never
+ * lock. An entry is built while FREE and published by a release store of
+ * READY (R1), which lookups read with acquire (A1). Ring memory is carved
+ * from the ring heap by a bump pointer and is not reused. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../rings/inbox_impl.h"
+#include "arena_impl.h"
+
+static int check_name(const char *name)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	return strlen(name) > ZR_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+static bool valid_config(const zr_ring_config *cfg)
+{
+	uint32_t c = cfg->capacity;
+	return (cfg->kind == ZR_RING_SPSC || cfg->kind == ZR_RING_MPMC) && c >= 2 &&
+	       c <= (1u << 30) && !(c & (c - 1)) && cfg->wait <= ZR_WAIT_SPIN_FUTEX;
+}
+
+/* Find a READY entry by name; NULL if none. */
+static struct zri_dirent *find(const zr_arena *a, const char *name)
+{
+	for (uint32_t i = 0; i < a->max_rings; i++) {
+		struct zri_dirent *e = &a->dirents[i];
+		/* A1: pairs with R1 in publish(); the object is built */
+		if (atomic_load_explicit(&e->a_state, memory_order_acquire) == ZRI_DIRENT_READY &&
+		    !strncmp(e->name, name, sizeof(e->name)))
+			return e;
+	}
+	return NULL;
+}
+
+/* Reserve `bytes` of ring heap and a free entry; called under the lock. */
+static int reserve(zr_arena *a, const char *name, uint64_t bytes, struct zri_dirent **ent,
+		   uint64_t *off)
+{
+	if (find(a, name))
+		return -EEXIST;
+	struct zri_dirent *e = NULL;
+	for (uint32_t i = 0; i < a->max_rings && !e; i++)
+		/* relaxed: entries change only under the lock we hold */
+		if (atomic_load_explicit(&a->dirents[i].a_state, memory_order_relaxed) == ZRI_DIRENT_FREE)
+			e = &a->dirents[i];
+	/* relaxed: the bump pointer changes only under the lock */
+	uint64_t used = atomic_load_explicit(&a->dir->a_heap_used, memory_order_relaxed);
+	bytes = ZRI_ALIGN(bytes, ZRI_LINE);
+	if (!e || used > a->ringheap_size || bytes > a->ringheap_size - used)
+		return -ENOSPC;
+	atomic_store_explicit(&a->dir->a_heap_used, used + bytes, memory_order_relaxed);
+	memset(a->base + a->ringheap_off + used, 0, bytes);
+	*ent = e;
+	*off = a->ringheap_off + used;
+	return 0;
+}
+
+static void publish(struct zri_dirent *e, uint32_t kind, const char *name, uint64_t off,
+		    uint64_t bytes)
+{
+	e->kind = kind;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->offset = off;
+	e->bytes = bytes;
+	/* R1: pairs with A1 in find() */
+	atomic_store_explicit(&e->a_state, ZRI_DIRENT_READY, memory_order_release);
+}
+
+/* Validate an entry read from shared memory: the object lies in the ring heap. */
+static int entry_bounds(const zr_arena *a, const struct zri_dirent *e, uint64_t *limit)
+{
+	uint64_t lo = a->ringheap_off, hi = a->ringheap_off + a->ringheap_size;
+	if (e->offset < lo || e->offset >= hi || e->offset % 64 || e->bytes > hi - e->offset)
+		return ZR_ECORRUPT;
+	*limit = e->bytes;
+	return 0;
+}
+
+static int bind_ring(zr_arena *a, struct zr_ring *r, uint64_t off, uint64_t limit, zr_diag *d)
+{
+	return zri_ring_bind(r, (struct zri_ring *)(a->base + off), limit, a->self, zri_owner_alive,
+			     a, d);
+}
+
+int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_ring **out)
+{
+	int rc = check_name(name);
+	if (rc)
+		return rc;
+	if (!cfg || !valid_config(cfg))
+		return -EINVAL;
+	if (a->readonly)
+		return ZR_EREADONLY;
+	zr_ring *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	uint64_t bytes = zri_ring_bytes(cfg->kind, cfg->capacity), off = 0;
+	struct zri_dirent *e = NULL;
+	zri_robust_lock(&a->dir->lock);
+	rc = reserve(a, name, bytes, &e, &off);
+	if (rc == 0) {
+		zri_ring_init((struct zri_ring *)(a->base + off), cfg->kind, cfg->capacity, cfg->wait,
+			      name);
+		rc = bind_ring(a, r, off, bytes, NULL);
+	}
+	if (rc == 0)
+		publish(e, ZRI_OBJ_RING, name, off, bytes);
+	zri_robust_unlock(&a->dir->lock);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int zr_ring_open(zr_arena *a, const char *name, zr_ring **out)
+{
+	int rc = check_name(name);
+	if (rc)
+		return rc;
+	struct zri_dirent *e = find(a, name);
+	uint64_t limit;
+	if (!e || e->kind != ZRI_OBJ_RING)
+		return -ENOENT;
+	if (entry_bounds(a, e, &limit))
+		return ZR_ECORRUPT;
+	zr_ring *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = bind_ring(a, r, e->offset, limit, NULL);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void zr_ring_close(zr_ring *r)
+{
+	free(r);
+}
+
+static uint64_t inbox_bytes(uint32_t capacity)
+{
+	return sizeof(struct zri_inbox) + ZR_PRIO_COUNT * zri_ring_bytes(ZR_RING_MPMC, capacity);
+}
+
+static int bind_inbox(zr_arena *a, zr_inbox *ib, uint64_t off, uint64_t limit)
+{
+	struct zri_inbox *h = (struct zri_inbox *)(a->base + off);
+	if (limit < sizeof(*h) || h->magic != ZRI_INBOX_MAGIC || h->wait_mode > ZR_WAIT_SPIN_FUTEX)
+		return ZR_ECORRUPT;
+	ib->hdr = h;
+	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
+		uint64_t ro = h->ring_off[p];
+		if (ro < off + sizeof(*h) || ro >= off + limit)
+			return ZR_ECORRUPT;
+		int rc = bind_ring(a, &ib->levels[p], ro, off + limit - ro, NULL);
+		if (rc)
+			return rc;
+		if (ib->levels[p].kind != ZR_RING_MPMC)
+			return ZR_ECORRUPT;
+		ib->levels[p].inbox = h;
+	}
+	return 0;
+}
+
+static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, const char *name)
+{
+	struct zri_inbox *h = (struct zri_inbox *)(a->base + off);
+	static const char *const level[] = {"critical", "high", "normal", "low"};
+	h->magic = ZRI_INBOX_MAGIC;
+	h->share = cfg->share;
+	h->wait_mode = cfg->wait;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	uint64_t ro = off + sizeof(*h);
+	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
+		char rn[ZR_NAME_MAX + 1];
+		snprintf(rn, sizeof(rn), "%.38s.%s", name, level[p]);
+		zri_ring_init((struct zri_ring *)(a->base + ro), ZR_RING_MPMC, cfg->capacity,
+			      ZR_WAIT_SPIN, rn);
+		h->ring_off[p] = ro;
+		ro += zri_ring_bytes(ZR_RING_MPMC, cfg->capacity);
+	}
+}
+
+int zr_inbox_create(zr_arena *a, const char *name, const zr_inbox_config *cfg, zr_inbox **out)
+{
+	int rc = check_name(name);
+	if (rc)
+		return rc;
+	zr_ring_config rc_cfg = {ZR_RING_MPMC, cfg ? cfg->capacity : 0, cfg ? cfg->wait : 0};
+	if (!cfg || !valid_config(&rc_cfg))
+		return -EINVAL;
+	if (a->readonly)
+		return ZR_EREADONLY;
+	zr_inbox *ib = malloc(sizeof(*ib));
+	if (!ib)
+		return -ENOMEM;
+	uint64_t bytes = inbox_bytes(cfg->capacity), off = 0;
+	struct zri_dirent *e = NULL;
+	zri_robust_lock(&a->dir->lock);
+	rc = reserve(a, name, bytes, &e, &off);
+	if (rc == 0) {
+		init_inbox(a, off, cfg, name);
+		rc = bind_inbox(a, ib, off, bytes);
+	}
+	if (rc == 0)
+		publish(e, ZRI_OBJ_INBOX, name, off, bytes);
+	zri_robust_unlock(&a->dir->lock);
+	if (rc) {
+		free(ib);
+		return rc;
+	}
+	*out = ib;
+	return 0;
+}
+
+int zr_inbox_open(zr_arena *a, const char *name, zr_inbox **out)
+{
+	int rc = check_name(name);
+	if (rc)
+		return rc;
+	struct zri_dirent *e = find(a, name);
+	uint64_t limit;
+	if (!e || e->kind != ZRI_OBJ_INBOX)
+		return -ENOENT;
+	if (entry_bounds(a, e, &limit))
+		return ZR_ECORRUPT;
+	zr_inbox *ib = malloc(sizeof(*ib));
+	if (!ib)
+		return -ENOMEM;
+	rc = bind_inbox(a, ib, e->offset, limit);
+	if (rc) {
+		free(ib);
+		return rc;
+	}
+	*out = ib;
+	return 0;
+}
+
+void zr_inbox_close(zr_inbox *ib)
+{
+	free(ib);
+}
+
+/* Visit every MPMC ring of the directory (inbox levels included). */
+static int each_mpmc(const zr_arena *a, int (*fn)(struct zr_ring *, void *), void *ctx)
+{
+	for (uint32_t i = 0; i < a->max_rings; i++) {
+		struct zri_dirent *e = &a->dirents[i];
+		uint64_t limit;
+		/* A1: pairs with R1 in publish() */
+		if (atomic_load_explicit(&e->a_state, memory_order_acquire) != ZRI_DIRENT_READY)
+			continue;
+		if (entry_bounds(a, e, &limit))
+			return ZR_ECORRUPT;
+		zr_inbox ib;
+		int rc;
+		if (e->kind == ZRI_OBJ_INBOX) {
+			rc = bind_inbox((zr_arena *)a, &ib, e->offset, limit);
+			for (unsigned p = 0; rc == 0 && p < ZR_PRIO_COUNT; p++)
+				rc = fn(&ib.levels[p], ctx);
+		} else {
+			rc = bind_ring((zr_arena *)a, &ib.levels[0], e->offset, limit, NULL);
+			if (rc == 0)
+				rc = fn(&ib.levels[0], ctx);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct repair_counts {
+	uint64_t drops, redelivers;
+};
+
+static int repair_one(struct zr_ring *r, void *ctx)
+{
+	struct repair_counts *c = ctx;
+	if (r->kind == ZR_RING_MPMC)
+		zri_mpmc_repair(r, &c->drops, &c->redelivers);
+	return 0;
+}
+
+void zri_ringdir_repair(zr_arena *a, uint64_t *drops, uint64_t *redelivers)
+{
+	struct repair_counts c = {0, 0};
+	(void)each_mpmc(a, repair_one, &c);
+	for (uint32_t k = 0; k < ZRI_SMALL_CLASSES; k++)
+		if (a->classes[k].nblocks)
+			repair_one(&a->classes[k].free_ring, &c);
+	*drops += c.drops;
+	*redelivers += c.redelivers;
+}
+
+static int check_one(struct zr_ring *r, void *ctx)
+{
+	return zri_ring_check(r, ctx);
+}
+
+int zri_ringdir_check(const zr_arena *a, zr_diag *diag)
+{
+	int rc = each_mpmc(a, check_one, diag);
+	if (rc == ZR_ECORRUPT && diag && diag->code != ZR_ECORRUPT)
+		zri_diag_set(diag, rc, "ring directory entry points outside the ring heap");
+	for (uint32_t k = 0; rc == 0 && k < ZRI_SMALL_CLASSES; k++)
+		if (a->classes[k].nblocks)
+			rc = zri_ring_check(&a->classes[k].free_ring, diag);
+	return rc;
+}
