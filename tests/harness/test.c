@@ -6,6 +6,26 @@
 
 uint64_t zr_test_seed;
 static unsigned name_counter;
+static char created[64][64];
+static unsigned ncreated;
+static pid_t creator;
+
+/* Unlink every arena this process created, whatever way the test ends. */
+static void unlink_created(void)
+{
+	if (getpid() != creator)
+		return;
+	for (unsigned i = 0; i < ncreated; i++)
+		if (created[i][0] && zr_arena_unlink(created[i]) != 0)
+			continue; /* already gone */
+}
+
+void zr_test_forget(const char *name)
+{
+	for (unsigned i = 0; i < ncreated; i++)
+		if (!strcmp(created[i], name))
+			created[i][0] = '\0';
+}
 
 void zr_test_init(int argc, char **argv)
 {
@@ -36,6 +56,12 @@ zr_arena *zr_test_arena(size_t size, char *name_out)
 		fprintf(stderr, "zr_test_arena(%zu): %s: %s\n", size, zr_strerror(rc), d.msg);
 		abort();
 	}
+	if (ncreated == 0) {
+		creator = getpid();
+		atexit(unlink_created);
+	}
+	if (ncreated < 64)
+		snprintf(created[ncreated++], sizeof(created[0]), "%s", name);
 	if (name_out)
 		strcpy(name_out, name);
 	return a;

@@ -39,8 +39,11 @@ extern uint64_t zr_test_seed;
 void zr_test_init(int argc, char **argv);
 /* A fresh arena name: zring-test-<pid>-<n>. */
 const char *zr_test_name(void);
-/* Create an arena of `size` bytes under a fresh name; aborts the test on failure. */
+/* Create an arena of `size` bytes under a fresh name; aborts the test on
+ * failure. The creating process unlinks it at exit. name_out: >= 64 bytes. */
 zr_arena *zr_test_arena(size_t size, char *name_out);
+/* Stop unlinking `name` at exit (the test removed it itself). */
+void zr_test_forget(const char *name);
 /* xorshift64* on a caller-held state */
 uint64_t zr_test_rand(uint64_t *state);
 /* True when built with sanitizers: stress sizes shrink. */
