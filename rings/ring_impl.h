@@ -25,6 +25,10 @@ struct zr_ring {
 	zri_alive_fn alive;
 	const void *alive_ctx;
 	struct zri_inbox *inbox; /* set for the levels of an inbox: wake its sleepers */
+	/* Optional: whether an entry held by a dead consumer should be published
+	 * again (true) or was already consumed in effect (false: dropped). */
+	bool (*keep_taken)(const void *ctx, uint64_t value);
+	const void *keep_ctx;
 };
 
 /* Bytes a ring of this kind and capacity takes (header + slots). */
@@ -54,6 +58,9 @@ void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n);
 
 /* Repair every slot left half-done by a dead process. Adds to the counts. */
 void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers);
+
+/* Is `value` published (or being taken) in the ring? O(capacity). */
+bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value);
 
 /* Wake sleepers after entries were published (no syscall if none sleep). */
 void zri_ring_notify(struct zr_ring *r);

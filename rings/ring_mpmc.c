@@ -81,6 +81,30 @@ static inline void help_advance(_Atomic uint64_t *index, uint64_t seen)
 						memory_order_relaxed);
 }
 
+/* Repair a slot whose owner is dead: WRITING -> FREE one lap on (drop);
+ * TAKEN -> FULL one lap on (redeliver), unless the ring's user says the
+ * entry was already consumed (keep_taken). Returns true if this call or a
+ * racing one changed the state. */
+static bool repair_slot(struct zr_ring *r, struct zri_slot *s, uint64_t st)
+{
+	uint64_t p = st_pos(st);
+	bool writing = st_kind(st) == ZRI_SLOT_WRITING;
+	bool redeliver = !writing;
+	if (redeliver && r->keep_taken)
+		/* relaxed: the owner is dead, nobody else writes a TAKEN slot's value */
+		redeliver = r->keep_taken(r->keep_ctx,
+					  atomic_load_explicit(&s->a_value, memory_order_relaxed));
+	uint64_t fixed = st_make(p + r->capacity, 0, redeliver ? ZRI_SLOT_FULL : ZRI_SLOT_FREE);
+	/* relaxed: an RMW, so FULL(p+cap) stays in R1's release sequence (see map) */
+	if (!atomic_compare_exchange_strong_explicit(&s->a_state, &st, fixed, memory_order_relaxed,
+						     memory_order_relaxed))
+		return true;
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(redeliver ? &r->hdr->a_redelivers : &r->hdr->a_drops, 1,
+				  memory_order_relaxed);
+	return true;
+}
+
 /* A slot in WRITING or TAKEN changes only by its owner's hand, or by a repair
  * once the owner is dead. Spin a little; then repair if the owner is dead.
  * Returns true if the state moved (the caller re-reads it). */
@@ -94,18 +118,7 @@ static bool settle(struct zr_ring *r, struct zri_slot *s, uint64_t st)
 	}
 	if (!r->alive || r->alive(r->alive_ctx, st_owner(st)))
 		return false;
-	uint64_t p = st_pos(st);
-	bool writing = st_kind(st) == ZRI_SLOT_WRITING;
-	uint64_t fixed = writing ? st_make(p + r->capacity, 0, ZRI_SLOT_FREE)
-				 : st_make(p + r->capacity, 0, ZRI_SLOT_FULL);
-	/* relaxed: an RMW, so FULL(p+cap) stays in R1's release sequence (see map) */
-	if (atomic_compare_exchange_strong_explicit(&s->a_state, &st, fixed, memory_order_relaxed,
-						    memory_order_relaxed)) {
-		/* relaxed: statistics only */
-		atomic_fetch_add_explicit(writing ? &r->hdr->a_drops : &r->hdr->a_redelivers, 1,
-					  memory_order_relaxed);
-	}
-	return true;
+	return repair_slot(r, s, st);
 }
 
 bool zri_mpmc_enqueue(struct zr_ring *r, uint64_t v)
@@ -209,27 +222,33 @@ void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers)
 {
 	for (uint32_t i = 0; i < r->capacity; i++) {
 		struct zri_slot *s = &((struct zri_slot *)r->slots)[i];
-		/* relaxed: settle() re-checks with a CAS */
+		/* relaxed: repair_slot() re-checks with a CAS */
 		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_relaxed);
 		uint32_t k = st_kind(st);
 		if (k != ZRI_SLOT_WRITING && k != ZRI_SLOT_TAKEN)
 			continue;
 		if (!r->alive || r->alive(r->alive_ctx, st_owner(st)))
 			continue;
-		uint64_t p = st_pos(st);
-		uint64_t fixed = st_make(p + r->capacity, 0,
-					 k == ZRI_SLOT_WRITING ? ZRI_SLOT_FREE : ZRI_SLOT_FULL);
-		/* relaxed: an RMW in R1's release sequence, as in settle() */
-		if (atomic_compare_exchange_strong_explicit(&s->a_state, &st, fixed,
-							    memory_order_relaxed,
-							    memory_order_relaxed)) {
-			_Atomic uint64_t *c = k == ZRI_SLOT_WRITING ? &r->hdr->a_drops
-								    : &r->hdr->a_redelivers;
-			/* relaxed: statistics only */
-			atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-			(*(k == ZRI_SLOT_WRITING ? drops : redelivers))++;
-		}
+		/* relaxed: statistics only, compared before and after */
+		uint64_t d0 = atomic_load_explicit(&r->hdr->a_drops, memory_order_relaxed);
+		uint64_t r0 = atomic_load_explicit(&r->hdr->a_redelivers, memory_order_relaxed);
+		repair_slot(r, s, st);
+		*drops += atomic_load_explicit(&r->hdr->a_drops, memory_order_relaxed) - d0;
+		*redelivers += atomic_load_explicit(&r->hdr->a_redelivers, memory_order_relaxed) - r0;
 	}
+}
+
+bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value)
+{
+	for (uint32_t i = 0; i < r->capacity; i++) {
+		const struct zri_slot *s = &((const struct zri_slot *)r->slots)[i];
+		/* relaxed: a scan whose caller settles races with a CAS of its own */
+		uint32_t k = st_kind(atomic_load_explicit(&s->a_state, memory_order_relaxed));
+		if ((k == ZRI_SLOT_FULL || k == ZRI_SLOT_TAKEN) &&
+		    atomic_load_explicit(&s->a_value, memory_order_relaxed) == value)
+			return true;
+	}
+	return false;
 }
 
 /* Invariants any instant satisfies, whatever live writers do: every slot

@@ -190,7 +190,7 @@ int zr_arena_create_file(const char *path, const zr_arena_config *cfg, zr_arena 
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	char name[ZR_NAME_MAX + 1];
-	snprintf(name, sizeof(name), "%s", base);
+	snprintf(name, sizeof(name), "%.*s", ZR_NAME_MAX, base);
 	return create_at(path, name, cfg, true, out, diag);
 }
 

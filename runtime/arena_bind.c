@@ -10,6 +10,20 @@ static void *at(const zr_arena *a, uint64_t off)
 	return a->base + off;
 }
 
+/* A free-queue entry held by a dead refiller goes back only if the block is
+ * still free; if the refiller claimed it, recovery returns the block. */
+static bool free_entry_unclaimed(const void *ctx, uint64_t e)
+{
+	const struct zri_class_rt *rt = ctx;
+	uint64_t b = e & 0xffffffffu;
+	if (b >= rt->nblocks)
+		return false;
+	/* relaxed: the refiller is dead; only recovery changes its blocks */
+	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
+	uint32_t s = ZRI_BLK_STATE(w);
+	return ZRI_BLK_GEN(w) == (uint32_t)(e >> 32) && (s == ZRI_BLK_FREE || s == ZRI_BLK_FLUSHING);
+}
+
 static int bind_classes(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 {
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
@@ -26,6 +40,8 @@ static int bind_classes(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 				       a->self, zri_owner_alive, a, diag);
 		if (rc)
 			return rc;
+		rt->free_ring.keep_taken = free_entry_unclaimed;
+		rt->free_ring.keep_ctx = rt;
 		if (rt->free_ring.kind != ZR_RING_MPMC || rt->free_ring.capacity != k->nblocks)
 			return zri_diag_set(diag, ZR_ECORRUPT,
 					    "free queue of size class %u does not match its %llu blocks",

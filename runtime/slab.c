@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 
 #include "arena_impl.h"
@@ -191,33 +192,62 @@ unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsig
 	return got;
 }
 
+/* Put (b, g) into the free queue. The queue has a slot for every block, so
+ * an enqueue fails only while a live process is inside a take or put on the
+ * slot at the tail (possibly preempted): wait for it, yielding the core. */
+static bool put_free(struct zri_class_rt *rt, uint64_t entry)
+{
+	for (unsigned i = 0; i < ZRI_FLUSH_RETRIES; i++) {
+		if (zri_mpmc_enqueue(&rt->free_ring, entry))
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+/* Return one block we hold CACHED to the free queue. */
+static bool flush_block(zr_arena *a, struct zri_class_rt *rt, uint64_t b)
+{
+	/* relaxed: only this owner changes a CACHED block (recovery acts on dead
+	 * owners only) */
+	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
+	uint32_t g = ZRI_BLK_GEN(w);
+	uint64_t fl = zri_blk_word(g, a->self, ZRI_BLK_FLUSHING);
+	atomic_store_explicit(&rt->meta[b], fl, memory_order_relaxed);
+	if (!put_free(rt, (uint64_t)g << 32 | b)) {
+		atomic_store_explicit(&rt->meta[b], w, memory_order_relaxed);
+		return false;
+	}
+	/* relaxed: a refiller may have claimed it already; then this fails */
+	atomic_compare_exchange_strong_explicit(&rt->meta[b], &fl, zri_blk_word(g, 0, ZRI_BLK_FREE),
+						memory_order_relaxed, memory_order_relaxed);
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(&rt->stats->a_returned, 1, memory_order_relaxed);
+	return true;
+}
+
 void zri_tcache_flush(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned count)
 {
-	struct zri_class_rt *rt = &a->classes[c];
-	unsigned done = 0;
-	while (done < count && tc->n[c] > 0) {
-		uint64_t b = tc->e[c][tc->n[c] - 1];
-		/* relaxed: only this owner changes a CACHED block (recovery acts on
-		 * dead owners only) */
-		uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
-		uint32_t g = ZRI_BLK_GEN(w);
-		atomic_store_explicit(&rt->meta[b], zri_blk_word(g, a->self, ZRI_BLK_FLUSHING),
-				      memory_order_relaxed);
-		if (!zri_mpmc_enqueue(&rt->free_ring, (uint64_t)g << 32 | b)) {
-			atomic_store_explicit(&rt->meta[b], w, memory_order_relaxed);
-			break; /* queue full of stale duplicates: keep it cached */
-		}
+	for (unsigned done = 0; done < count && tc->n[c] > 0; done++) {
+		if (!flush_block(a, &a->classes[c], tc->e[c][tc->n[c] - 1]))
+			break; /* a process stopped inside the queue: keep them cached */
 		tc->n[c]--;
-		done++;
-		uint64_t fl = zri_blk_word(g, a->self, ZRI_BLK_FLUSHING);
-		/* relaxed: a refiller may have claimed it already; then this fails */
-		atomic_compare_exchange_strong_explicit(&rt->meta[b], &fl,
-							zri_blk_word(g, 0, ZRI_BLK_FREE),
-							memory_order_relaxed, memory_order_relaxed);
 	}
-	if (done)
-		/* relaxed: statistics only */
-		atomic_fetch_add_explicit(&rt->stats->a_returned, done, memory_order_relaxed);
+}
+
+/* Push a block we hold CACHED into the thread cache, flushing to make room,
+ * or straight into the free queue. -EAGAIN only if a process is stopped
+ * inside the queue's tail slot for longer than ZRI_FLUSH_RETRIES yields: the
+ * block then stays CACHED by us, and returns when this process exits. */
+int zri_tcache_push(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b)
+{
+	if (tc->n[c] == ZRI_TCACHE_CAP)
+		zri_tcache_flush(a, tc, c, ZRI_TCACHE_BATCH);
+	if (tc->n[c] < ZRI_TCACHE_CAP) {
+		tc->e[c][tc->n[c]++] = b;
+		return 0;
+	}
+	return flush_block(a, &a->classes[c], b) ? 0 : -EAGAIN;
 }
 
 static uint32_t class_for(size_t size)
@@ -347,14 +377,9 @@ static int free_small(zr_arena *a, uint32_t c, uint64_t b, uint32_t gen)
 							  memory_order_relaxed, memory_order_relaxed))
 			break;
 	}
-	if (tc->n[c] == ZRI_TCACHE_CAP)
-		zri_tcache_flush(a, tc, c, ZRI_TCACHE_BATCH);
-	if (tc->n[c] == ZRI_TCACHE_CAP) { /* could not flush: send this one directly */
-		tc->e[c][tc->n[c]++] = b;
-		zri_tcache_flush(a, tc, c, 1);
-		return 0;
+	if (zri_tcache_push(a, tc, c, b) != 0) {
+		/* stays CACHED by us, outside the cache: see zri_tcache_push() */
 	}
-	tc->e[c][tc->n[c]++] = b;
 	return 0;
 }
 

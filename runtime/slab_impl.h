@@ -5,6 +5,7 @@
 
 #define ZRI_TCACHE_CAP 64u
 #define ZRI_TCACHE_BATCH 32u
+#define ZRI_FLUSH_RETRIES 100000u /* yields: a preempted peer gets its time slice */
 
 /* A thread's cache of blocks of one arena (process memory; the blocks are
  * recorded CACHED by this process in the arena, so a crash loses none). */
@@ -19,6 +20,7 @@ struct zri_tcache {
 struct zri_tcache *zri_tcache_get(zr_arena *a);
 unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned want);
 void zri_tcache_flush(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned count);
+int zri_tcache_push(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b);
 bool zri_slab_locate(const zr_arena *a, uint64_t off, uint32_t *cls, uint64_t *blk);
 int zri_slab_resolve(const zr_arena *a, zr_payload p, void **ptr, size_t *size,
 		     _Atomic uint64_t **word);

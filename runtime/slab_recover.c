@@ -6,8 +6,11 @@
 
 #include "slab_impl.h"
 
-/* Move a dead owner's CACHED or FLUSHING block into our cache. Returns
- * true if it was ours to move. */
+/* Move a dead owner's CACHED block, or a FLUSHING one that never reached
+ * the free queue, into our cache. Returns true if it was ours to move.
+ * Recovery runs after the ring repairs (zr_arena_recover()), so the free
+ * queue holds no half-done slot of the dead: an entry is there or not, and
+ * no block ever gets two entries (the queue holds exactly every block). */
 static bool reclaim_block(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b, uint64_t w)
 {
 	struct zri_class_rt *rt = &a->classes[c];
@@ -17,9 +20,9 @@ static bool reclaim_block(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64
 	if (!atomic_compare_exchange_strong_explicit(&rt->meta[b], &w, mine, memory_order_relaxed,
 						     memory_order_relaxed))
 		return false;
-	if (tc->n[c] == ZRI_TCACHE_CAP)
-		zri_tcache_flush(a, tc, c, ZRI_TCACHE_BATCH);
-	tc->e[c][tc->n[c]++] = b; /* flush failed only if the queue is full: kept cached */
+	if (zri_tcache_push(a, tc, c, b) != 0)
+		/* relaxed: as above; a later recovery pass tries again */
+		atomic_store_explicit(&rt->meta[b], w, memory_order_relaxed);
 	return true;
 }
 
@@ -44,6 +47,15 @@ void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned)
 									    memory_order_relaxed,
 									    memory_order_relaxed))
 					(*orphaned)++;
+			} else if (s == ZRI_BLK_FLUSHING &&
+				   zri_mpmc_contains(&rt->free_ring, (uint64_t)ZRI_BLK_GEN(w) << 32 | b)) {
+				/* died after enqueueing it: it is free already, say so */
+				uint64_t fr = zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE);
+				/* relaxed: a refiller's claim CAS settles any race */
+				if (atomic_compare_exchange_strong_explicit(&rt->meta[b], &w, fr,
+									    memory_order_relaxed,
+									    memory_order_relaxed))
+					(*freed)++;
 			} else if (reclaim_block(a, tc, c, b, w)) {
 				(*freed)++;
 			}
