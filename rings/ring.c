@@ -158,6 +158,7 @@ void zr_ring_stat(const zr_ring *r, zr_ring_stats *out)
 	out->wakes = atomic_load_explicit(&h->a_wakes, memory_order_relaxed);
 	out->drops = atomic_load_explicit(&h->a_drops, memory_order_relaxed);
 	out->redelivers = atomic_load_explicit(&h->a_redelivers, memory_order_relaxed);
+	/* relaxed: a snapshot of the indices for display */
 	uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
 	uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
 	/* the indices count positions; dropped and redelivered ones carried no
@@ -214,6 +215,7 @@ void zr_ring_dump(FILE *f, const zr_ring *r)
 		" empty %" PRIu64 " waits %" PRIu64 " wakes %" PRIu64 " drops %" PRIu64
 		" redelivers %" PRIu64 "\n",
 		h->name, r->kind == ZR_RING_MPMC ? "mpmc" : "spsc", r->capacity, r->wait_mode,
+		/* relaxed: a snapshot for diagnosis */
 		atomic_load_explicit(&h->a_head, memory_order_relaxed),
 		atomic_load_explicit(&h->a_tail, memory_order_relaxed), s.count, s.enqueued,
 		s.dequeued, s.full, s.empty, s.waits, s.wakes, s.drops, s.redelivers);

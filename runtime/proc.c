@@ -19,6 +19,7 @@ static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid)
 	struct zri_proc *p = &a->procs[i];
 	uint32_t gen = ZRI_PROC_GEN(w) + 1;
 	uint64_t mine = zri_proc_word(pid, gen, ZRI_PROC_ACTIVE);
+	/* acq_rel: see the previous user's release; relaxed on failure: retried */
 	if (!atomic_compare_exchange_strong_explicit(&p->a_word, &w, mine, memory_order_acq_rel,
 						     memory_order_relaxed))
 		return false;
@@ -64,6 +65,7 @@ void zri_proc_release(zr_arena *a)
 	if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
 	    zri_owner_make(a->self_idx, ZRI_PROC_GEN(w)) != a->self)
 		return;
+	/* acq_rel: pairs with the claim; relaxed on failure: a reaper freed it */
 	atomic_compare_exchange_strong_explicit(&p->a_word, &w,
 						zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE),
 						memory_order_acq_rel, memory_order_relaxed);
@@ -101,6 +103,7 @@ uint32_t zri_proc_reap(zr_arena *a)
 		if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
 		    zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w))))
 			continue;
+		/* acq_rel: as in zri_proc_release(); relaxed on failure: skipped */
 		if (atomic_compare_exchange_strong_explicit(
 			    &a->procs[i].a_word, &w, zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE),
 			    memory_order_acq_rel, memory_order_relaxed))

@@ -54,6 +54,7 @@ static int reserve(zr_arena *a, const char *name, uint64_t bytes, struct zri_dir
 	bytes = ZRI_ALIGN(bytes, ZRI_LINE);
 	if (!e || used > a->ringheap_size || bytes > a->ringheap_size - used)
 		return -ENOSPC;
+	/* relaxed: under the lock, as above */
 	atomic_store_explicit(&a->dir->a_heap_used, used + bytes, memory_order_relaxed);
 	memset(a->base + a->ringheap_off + used, 0, bytes);
 	*ent = e;

@@ -24,7 +24,7 @@
  *
  * Synchronisation map:
  *   Payload bytes are handed over by the rings that carry handles, and block
- *   reuse is ordered by the free ring (R1/A1 of ring_mpmc.c): a block's last
+ *   reuse is ordered by the free ring (the release and acquire of ring_mpmc.c): a block's last
  *   user flushed it before enqueueing, and the next refiller took it after
  *   dequeueing. So metadata CASes order nothing else and are relaxed, except
  *   A2/R2: resolve's acquire load pairs with the release store of ALLOC, so
@@ -145,6 +145,7 @@ static void note_taken(struct zri_class_rt *rt, uint64_t n)
 	/* relaxed: statistics only */
 	uint64_t taken = atomic_fetch_add_explicit(&rt->stats->a_taken, n, memory_order_relaxed) + n;
 	uint64_t out = taken - atomic_load_explicit(&rt->stats->a_returned, memory_order_relaxed);
+	/* relaxed: statistics only (a racy maximum) */
 	uint64_t hw = atomic_load_explicit(&rt->stats->a_high_water, memory_order_relaxed);
 	while (out > hw && out <= rt->nblocks &&
 	       !atomic_compare_exchange_weak_explicit(&rt->stats->a_high_water, &hw, out,
@@ -165,6 +166,7 @@ static bool claim_entry(zr_arena *a, struct zri_class_rt *rt, uint64_t e, uint64
 		uint32_t s = ZRI_BLK_STATE(w);
 		if (ZRI_BLK_GEN(w) != g || (s != ZRI_BLK_FREE && s != ZRI_BLK_FLUSHING))
 			return false; /* a stale duplicate */
+		/* relaxed: ordering came from the free ring; see the map */
 		if (atomic_compare_exchange_weak_explicit(&rt->meta[b], &w,
 							  zri_blk_word(g, a->self, ZRI_BLK_CACHED),
 							  memory_order_relaxed, memory_order_relaxed))
@@ -213,8 +215,10 @@ static bool flush_block(zr_arena *a, struct zri_class_rt *rt, uint64_t b)
 	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
 	uint32_t g = ZRI_BLK_GEN(w);
 	uint64_t fl = zri_blk_word(g, a->self, ZRI_BLK_FLUSHING);
+	/* relaxed: published by the enqueue below (its release) */
 	atomic_store_explicit(&rt->meta[b], fl, memory_order_relaxed);
 	if (!put_free(rt, (uint64_t)g << 32 | b)) {
+		/* relaxed: never enqueued, so never seen by a refiller */
 		atomic_store_explicit(&rt->meta[b], w, memory_order_relaxed);
 		return false;
 	}
@@ -373,6 +377,7 @@ static int free_small(zr_arena *a, uint32_t c, uint64_t b, uint32_t gen)
 		if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
 			return ZR_EDOUBLEFREE;
 		uint64_t cached = zri_blk_word(ZRI_BLK_GEN(w), a->self, ZRI_BLK_CACHED);
+		/* relaxed: the CAS only decides who frees; see the map */
 		if (atomic_compare_exchange_weak_explicit(&rt->meta[b], &w, cached,
 							  memory_order_relaxed, memory_order_relaxed))
 			break;
@@ -415,6 +420,7 @@ static int set_owner(zr_arena *a, zr_payload p, uint32_t owner)
 		if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
 			return ZR_EDOUBLEFREE;
 		uint64_t nw = zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ALLOC);
+		/* relaxed: ownership orders no data */
 		if (atomic_compare_exchange_weak_explicit(m, &w, nw, memory_order_relaxed,
 							  memory_order_relaxed))
 			return 0;

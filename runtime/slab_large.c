@@ -151,6 +151,7 @@ int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen)
 		if (!is_head(w))
 			return ZR_EDOUBLEFREE;
 		n = run_len(a, page); /* before the CAS: the head may be reused after it */
+		/* relaxed: see the synchronisation map */
 		if (atomic_compare_exchange_weak_explicit(&m->a_word, &w,
 							  zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE),
 							  memory_order_relaxed, memory_order_relaxed))
@@ -168,6 +169,7 @@ void zri_large_recover(zr_arena *a, uint64_t *orphaned)
 		uint64_t w = atomic_load_explicit(&a->pmeta[i].a_word, memory_order_acquire);
 		uint64_t n = is_head(w) ? run_len(a, i) : 1;
 		uint32_t owner = ZRI_BLK_OWNER(w);
+		/* relaxed: ownership orders no data */
 		if (ZRI_BLK_STATE(w) == ZRI_BLK_ALLOC && owner && !zri_owner_alive(a, owner) &&
 		    atomic_compare_exchange_strong_explicit(
 			    &a->pmeta[i].a_word, &w, zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN),

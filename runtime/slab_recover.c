@@ -137,6 +137,7 @@ static void large_stat(const zr_arena *a, zr_slab_class_stats *s)
 			i++;
 		}
 	}
+	/* relaxed: counters for display */
 	s->high_water = atomic_load_explicit(&a->lctl->a_high_water, memory_order_relaxed);
 	s->failed = atomic_load_explicit(&a->lctl->a_failed, memory_order_relaxed);
 }
@@ -189,6 +190,7 @@ void zr_slab_usage_by_owner(const zr_arena *a, zr_slab_owner_usage *out, size_t 
 				    rt->block_size);
 	}
 	for (uint64_t i = 0; i < a->npages; i++) {
+		/* relaxed: a snapshot for display */
 		uint64_t w = atomic_load_explicit(&a->pmeta[i].a_word, memory_order_relaxed);
 		if (ZRI_BLK_STATE(w) == ZRI_BLK_ALLOC || ZRI_BLK_STATE(w) == ZRI_BLK_ORPHAN)
 			count_owner(a, out, cap, n, w, a->pmeta[i].len);

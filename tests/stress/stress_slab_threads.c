@@ -234,3 +234,250 @@ static int send_one(struct worker *w, zr_payload p)
 	}
 	return 0;
 }
+
+/* Allocate, check the handle, write the pattern over the whole payload. */
+static int make_payload(struct worker *w, uint64_t seq, zr_payload *p)
+{
+	struct shared *sh = w->sh;
+	size_t size = pick_size(&w->rng), usable = 0;
+	void *ptr = NULL;
+	if (alloc_one(w, size, p))
+		return ZR_TEST_FAIL;
+	int rc = zr_payload_resolve(sh->a, *p, &ptr, &usable);
+	SCHECK(rc == 0 && usable >= size, sh, "thread %u: new payload %#" PRIx64
+	       " of %zu bytes: resolve %s, usable %zu", w->id, p->v, size, zr_strerror(rc), usable);
+	int64_t owner = zr_payload_owner(sh->a, *p);
+	zr_arena_info info;
+	zr_arena_info_get(sh->a, &info);
+	SCHECK(owner == (int64_t)info.self, sh, "thread %u: new payload owned by %" PRId64
+	       ", not %u", w->id, owner, info.self);
+	fill(ptr, size, make_tag(w->id, seq));
+	return 0;
+}
+
+static int produce(struct worker *w)
+{
+	unsigned got;
+	for (uint64_t seq = 0; seq < opt.ops && !stopped(w->sh); seq++) {
+		zr_payload p;
+		if (make_payload(w, seq, &p))
+			return ZR_TEST_FAIL;
+		bool local = zr_test_rand(&w->rng) % 4 == 0;
+		if (local ? consume(w, p) : send_one(w, p))
+			return ZR_TEST_FAIL;
+		if (drain(w, DRAIN_MAX, &got))
+			return ZR_TEST_FAIL;
+	}
+	return 0;
+}
+
+/* Keep receiving until every thread is done and nothing is in flight. */
+static int drain_to_end(struct worker *w)
+{
+	struct shared *sh = w->sh;
+	unsigned got, spins = 0;
+	/* relaxed: see send_one(); a thread that reads both conditions true
+	 * knows every send was counted and every handle freed */
+	while (atomic_load_explicit(&sh->producing_done, memory_order_relaxed) < THREADS ||
+	       atomic_load_explicit(&sh->outstanding, memory_order_relaxed) != 0) {
+		if (stopped(sh))
+			return 0;
+		if (drain(w, DRAIN_MAX, &got))
+			return ZR_TEST_FAIL;
+		if (!got && ++spins % 64 == 0)
+			sched_yield();
+	}
+	return 0;
+}
+
+static int worker_run(struct worker *w)
+{
+	struct shared *sh = w->sh;
+	for (unsigned i = 0; i < THREADS; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "in%u", i);
+		ZR_CHECK_RC(zr_ring_open(sh->a, name, &w->out[i]));
+	}
+	w->in = w->out[w->id];
+	int rc = produce(w);
+	/* relaxed: see drain_to_end() */
+	atomic_fetch_add_explicit(&sh->producing_done, 1, memory_order_relaxed);
+	if (rc == 0)
+		rc = drain_to_end(w);
+	zr_slab_cache_flush(sh->a);
+	for (unsigned i = 0; i < THREADS; i++)
+		zr_ring_close(w->out[i]);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = worker_run(w);
+	if (w->rc)
+		/* relaxed: a stop flag */
+		atomic_store_explicit(&w->sh->failed, 1, memory_order_relaxed);
+	/* relaxed: the main thread joins before it reads anything else */
+	atomic_fetch_add_explicit(&w->sh->finished, 1, memory_order_relaxed);
+	return NULL;
+}
+
+/* During the run: the invariants hold whatever the workers do, and the
+ * read-only counters can be read at any time. */
+static int check_live(struct shared *sh)
+{
+	zr_diag d = {0};
+	zr_slab_class_stats st[NSTATS];
+	size_t n;
+	zr_slab_stat(sh->a, st, NSTATS, &n);
+	int rc = zr_arena_check(sh->a, &d);
+	SCHECK(rc == 0, sh, "zr_arena_check during the run: %s", d.msg);
+	for (unsigned i = 0; i < THREADS; i++) {
+		rc = zr_ring_check(sh->inbound[i], &d);
+		SCHECK(rc == 0, sh, "zr_ring_check during the run: %s", d.msg);
+	}
+	return 0;
+}
+
+static int watch(struct shared *sh)
+{
+	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
+	int rc = 0;
+	/* relaxed: see worker_main() */
+	while (atomic_load_explicit(&sh->finished, memory_order_relaxed) < THREADS) {
+		if (now_ns() > deadline) {
+			fprintf(stderr, "watchdog: still running after %u s (seed=%" PRIu64 ")\n",
+				opt.timeout_s, zr_test_seed);
+			for (unsigned i = 0; i < THREADS; i++)
+				zr_ring_dump(stderr, sh->inbound[i]);
+			slab_dump_fail(sh);
+			return ZR_TEST_FAIL;
+		}
+		if (!rc && check_live(sh))
+			rc = ZR_TEST_FAIL;
+		nanosleep(&(struct timespec){0, 5 * POLL_NS}, NULL);
+	}
+	return rc;
+}
+
+/* Give the workers 5 s to see the stop flag; else they are stuck inside a
+ * library call: remove the arena and exit without joining. */
+static void join_or_die(struct shared *sh, struct worker *w, unsigned n)
+{
+	uint64_t deadline = now_ns() + 5000000000u;
+	while (atomic_load_explicit(&sh->finished, memory_order_relaxed) < n) {
+		if (now_ns() > deadline) {
+			fprintf(stderr, "watchdog: workers stuck inside a library call\n");
+			if (zr_arena_unlink(opt.arena) != 0)
+				fprintf(stderr, "zr_arena_unlink(%s) failed\n", opt.arena);
+			_exit(ZR_TEST_FAIL);
+		}
+		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(w[i].tid, NULL);
+}
+
+static int check_end(struct shared *sh)
+{
+	uint64_t total = opt.ops * THREADS, bad = 0;
+	for (uint64_t i = 0; i < total; i++) {
+		unsigned c = atomic_load_explicit(&sh->counts[i], memory_order_relaxed);
+		if (c != 1 && bad++ < 5)
+			fprintf(stderr, "payload of thread %u seq %" PRIu64 " freed %u times\n",
+				(unsigned)(i / opt.ops), i % opt.ops, c);
+	}
+	SCHECK(bad == 0, sh, "%" PRIu64 " payloads not freed exactly once", bad);
+	zr_slab_class_stats st[NSTATS];
+	size_t n;
+	zr_slab_stat(sh->a, st, NSTATS, &n);
+	for (size_t i = 0; i < n; i++) {
+		SCHECK(st[i].in_use == 0 && st[i].cached == 0 && st[i].orphans == 0, sh,
+		       "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %" PRIu64
+		       " after every thread flushed and exited",
+		       st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
+		       st[i].cached, st[i].orphans);
+		SCHECK(st[i].free == st[i].blocks, sh, "class %" PRIu64 ": %" PRIu64 " of %" PRIu64
+		       " blocks free", st[i].block_size, st[i].free, st[i].blocks);
+	}
+	zr_diag d = {0};
+	int rc = zr_arena_check(sh->a, &d);
+	SCHECK(rc == 0, sh, "zr_arena_check at the end: %s", d.msg);
+	return 0;
+}
+
+static int create_rings(struct shared *sh)
+{
+	zr_ring_config cfg = {.kind = ZR_RING_MPMC, .capacity = RING_CAP, .wait = ZR_WAIT_SPIN};
+	for (unsigned i = 0; i < THREADS; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "in%u", i);
+		ZR_CHECK_RC(zr_ring_create(sh->a, name, &cfg, &sh->inbound[i]));
+	}
+	return 0;
+}
+
+static int run(struct shared *sh)
+{
+	struct worker w[THREADS];
+	unsigned n = 0;
+	int rc = create_rings(sh);
+	uint64_t t0 = now_ns();
+	for (unsigned i = 0; i < THREADS && rc == 0; i++, n++) {
+		w[i] = (struct worker){.sh = sh, .id = i, .rng = zr_test_seed ^ (0x300u + i)};
+		rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+		ZR_CHECK(rc == 0, "pthread_create: %s", strerror(rc));
+	}
+	if (rc == 0)
+		rc = watch(sh);
+	/* relaxed: a stop flag */
+	if (rc)
+		atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
+	join_or_die(sh, w, n);
+	for (unsigned i = 0; i < n; i++)
+		rc |= w[i].rc;
+	if (rc == 0)
+		rc = check_end(sh);
+	double s = (double)(now_ns() - t0) / 1e9;
+	printf("%u threads x %" PRIu64 " payloads: %.3f s, %.0f payloads/s, %.1f MiB verified, "
+	       "%" PRIu64 " allocations retried for lack of space\n",
+	       THREADS, opt.ops, s, (double)(opt.ops * THREADS) / s,
+	       (double)atomic_load_explicit(&sh->bytes, memory_order_relaxed) / 1048576.0,
+	       atomic_load_explicit(&sh->nomem, memory_order_relaxed));
+	for (unsigned i = 0; i < THREADS && sh->inbound[i]; i++)
+		zr_ring_close(sh->inbound[i]);
+	return rc;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	opt.ops = zr_test_scale(100000);
+	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
+	for (int i = 1; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], "--ops"))
+			opt.ops = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--timeout"))
+			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
+	}
+	if (opt.ops == 0 || opt.ops >= (UINT64_C(1) << 48))
+		opt.ops = 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct shared sh;
+	zr_test_init(argc, argv);
+	parse_args(argc, argv);
+	sh.a = zr_test_arena(64u << 20, opt.arena);
+	sh.counts = calloc(opt.ops * THREADS, 1);
+	if (!sh.counts) {
+		fprintf(stderr, "calloc of the tally failed\n");
+		return ZR_TEST_FAIL;
+	}
+	int rc = run(&sh);
+	free((void *)sh.counts);
+	if (zr_arena_close(sh.a) != 0 && rc == 0)
+		rc = ZR_TEST_FAIL;
+	printf("%s\n", rc ? "FAIL" : "PASS");
+	return rc;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the Debian packages zring needs, if any is missing (Debian 12, root).
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev
+      liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
