@@ -273,3 +273,239 @@ static int consume_all(struct child *c)
 			sched_yield();
 	}
 }
+
+enum role { PRODUCER, CONSUMER };
+
+static int child_run(struct shared *sh, enum role role, unsigned id)
+{
+	struct child c = {.sh = sh, .id = id, .rng = zr_test_seed ^ (role << 8 | id)};
+	zr_diag d = {0};
+	int rc = zr_arena_open(opt.arena, 0, &c.a, &d);
+	ZR_CHECK(rc == 0, "child: zr_arena_open(%s): %s: %s", opt.arena, zr_strerror(rc), d.msg);
+	ZR_CHECK_RC(zr_ring_open(c.a, RING_NAME, &c.r));
+	if (role == PRODUCER) {
+		zr_arena_info info;
+		zr_arena_info_get(c.a, &info);
+		/* relaxed: read by consumers after they dequeued this producer's
+		 * payloads, which the ring ordered after this store */
+		atomic_store_explicit(&sh->owner[id], info.self, memory_order_relaxed);
+	}
+	/* relaxed: the start barrier orders no data (the ring does) */
+	atomic_fetch_add_explicit(&sh->ready, 1, memory_order_relaxed);
+	while (!atomic_load_explicit(&sh->go, memory_order_relaxed) && !stopped(sh))
+		sched_yield();
+	rc = role == PRODUCER ? produce(&c) : consume_all(&c);
+	zr_ring_close(c.r);
+	int crc = zr_arena_close(c.a); /* flushes this process's caches */
+	ZR_CHECK(crc == 0, "child: zr_arena_close: %s", zr_strerror(crc));
+	return rc;
+}
+
+static pid_t spawn(struct shared *sh, enum role role, unsigned id)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		_exit(ZR_TEST_FAIL);
+	int rc = child_run(sh, role, id);
+	if (rc)
+		/* relaxed: a stop flag */
+		atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
+	_exit(rc);
+}
+
+struct family {
+	pid_t pid[CHILDREN];
+	bool done[CHILDREN];
+};
+
+static void kill_all(struct family *f)
+{
+	for (unsigned i = 0; i < CHILDREN; i++) {
+		if (f->done[i] || f->pid[i] <= 0)
+			continue;
+		kill(f->pid[i], SIGKILL);
+		waitpid(f->pid[i], NULL, 0);
+		f->done[i] = true;
+	}
+}
+
+static int reap_one(struct family *f, pid_t pid, int status, struct shared *sh)
+{
+	for (unsigned i = 0; i < CHILDREN; i++)
+		if (f->pid[i] == pid)
+			f->done[i] = true;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	fprintf(stderr, "child %d %s %d\n", (int)pid,
+		WIFEXITED(status) ? "exited with" : "was killed by signal",
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
+	return ZR_TEST_FAIL;
+}
+
+static void dump_all(zr_arena *a, zr_ring *r)
+{
+	zr_ring_dump(stderr, r);
+	zr_slab_dump(stderr, a);
+}
+
+/* The invariants hold at any instant, whatever the children do. */
+static int check_live(zr_arena *a, zr_ring *r)
+{
+	zr_diag d = {0};
+	zr_slab_class_stats st[NSTATS];
+	size_t n;
+	zr_slab_stat(a, st, NSTATS, &n);
+	int rc = zr_ring_check(r, &d);
+	if (rc == 0)
+		rc = zr_arena_check(a, &d);
+	if (rc)
+		dump_all(a, r);
+	ZR_CHECK(rc == 0, "check during the traffic: %s", d.msg);
+	return 0;
+}
+
+static int wait_family(struct family *f, zr_arena *a, zr_ring *r, struct shared *sh)
+{
+	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
+	unsigned left = CHILDREN;
+	int rc = 0;
+	while (left) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid > 0) {
+			rc |= reap_one(f, pid, status, sh);
+			left--;
+			continue;
+		}
+		if (now_ns() > deadline) {
+			fprintf(stderr, "watchdog: %u children still running after %u s\n", left,
+				opt.timeout_s);
+			dump_all(a, r);
+			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
+			kill_all(f);
+			return ZR_TEST_FAIL;
+		}
+		if (!rc && check_live(a, r)) {
+			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
+			rc = ZR_TEST_FAIL;
+		}
+		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
+	}
+	return rc;
+}
+
+static int check_end(zr_arena *a, zr_ring *r, struct shared *sh)
+{
+	uint64_t total = opt.ops * PRODUCERS, bad = 0, x;
+	for (uint64_t i = 0; i < total; i++) {
+		unsigned c = atomic_load_explicit(&sh->counts[i], memory_order_relaxed);
+		if (c != 1 && bad++ < 5)
+			fprintf(stderr, "payload of producer %u seq %" PRIu64 " freed %u times\n",
+				(unsigned)(i / opt.ops), i % opt.ops, c);
+	}
+	bool empty = !zr_ring_dequeue(r, &x);
+	if (bad || !empty)
+		dump_all(a, r);
+	ZR_CHECK(bad == 0 && empty, "%" PRIu64 " payloads not freed exactly once; ring %s", bad,
+		 empty ? "empty" : "not empty");
+	zr_slab_class_stats st[NSTATS];
+	size_t n;
+	zr_slab_stat(a, st, NSTATS, &n);
+	for (size_t i = 0; i < n; i++) {
+		bool ok = st[i].in_use == 0 && st[i].cached == 0 && st[i].orphans == 0 &&
+			  st[i].free == st[i].blocks;
+		if (!ok)
+			dump_all(a, r);
+		ZR_CHECK(ok, "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %"
+			 PRIu64 " free %" PRIu64 " of %" PRIu64 " after every child closed",
+			 st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
+			 st[i].cached, st[i].orphans, st[i].free, st[i].blocks);
+	}
+	zr_arena_info info;
+	zr_arena_info_get(a, &info);
+	ZR_CHECK(info.procs_attached == 1, "%u process slots in use after the children closed",
+		 info.procs_attached);
+	return check_live(a, r);
+}
+
+static int spawn_family(struct family *f, struct shared *sh)
+{
+	for (unsigned i = 0; i < CHILDREN; i++) {
+		f->pid[i] = i < CONSUMERS ? spawn(sh, CONSUMER, i) : spawn(sh, PRODUCER, i - CONSUMERS);
+		f->done[i] = f->pid[i] <= 0;
+		ZR_CHECK(f->pid[i] > 0, "fork: %s", strerror(errno));
+	}
+	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
+	/* relaxed: see child_run() */
+	while (atomic_load_explicit(&sh->ready, memory_order_relaxed) < CHILDREN && !stopped(sh)) {
+		ZR_CHECK(now_ns() < deadline, "watchdog: children not attached after %u s",
+			 opt.timeout_s);
+		sched_yield();
+	}
+	return stopped(sh) ? ZR_TEST_FAIL : 0;
+}
+
+static int run(zr_arena *a, struct shared *sh)
+{
+	zr_ring_config cfg = {.kind = ZR_RING_MPMC, .capacity = RING_CAP, .wait = ZR_WAIT_SPIN};
+	zr_ring *r = NULL;
+	ZR_CHECK_RC(zr_ring_create(a, RING_NAME, &cfg, &r));
+	struct family f = {{0}, {0}};
+	int rc = spawn_family(&f, sh);
+	uint64_t t0 = now_ns();
+	/* relaxed: a start flag; the ring orders the data */
+	atomic_store_explicit(&sh->go, 1, memory_order_relaxed);
+	if (rc)
+		kill_all(&f);
+	else
+		rc = wait_family(&f, a, r, sh);
+	if (rc == 0)
+		rc = check_end(a, r, sh);
+	double s = (double)(now_ns() - t0) / 1e9;
+	printf("%u producers x %" PRIu64 " payloads to %u consumers: %.3f s, %.0f payloads/s, "
+	       "%.1f MiB verified, %" PRIu64 " allocations retried for lack of space\n",
+	       PRODUCERS, opt.ops, CONSUMERS, s, (double)(opt.ops * PRODUCERS) / s,
+	       (double)atomic_load_explicit(&sh->bytes, memory_order_relaxed) / 1048576.0,
+	       atomic_load_explicit(&sh->nomem, memory_order_relaxed));
+	zr_ring_close(r);
+	return rc;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	opt.ops = zr_test_scale(100000);
+	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
+	for (int i = 1; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], "--ops"))
+			opt.ops = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--timeout"))
+			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
+	}
+	if (opt.ops == 0 || opt.ops >= (UINT64_C(1) << 48))
+		opt.ops = 1;
+}
+
+int main(int argc, char **argv)
+{
+	zr_test_init(argc, argv);
+	parse_args(argc, argv);
+	zr_arena *a = zr_test_arena(64u << 20, opt.arena);
+	size_t bytes = sizeof(struct shared) + (size_t)(opt.ops * PRODUCERS);
+	struct shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				 -1, 0);
+	if (sh == MAP_FAILED) {
+		fprintf(stderr, "mmap: %s\n", strerror(errno));
+		return ZR_TEST_FAIL;
+	}
+	int rc = run(a, sh);
+	munmap(sh, bytes);
+	if (zr_arena_close(a) != 0 && rc == 0)
+		rc = ZR_TEST_FAIL;
+	printf("%s\n", rc ? "FAIL" : "PASS");
+	return rc;
+}

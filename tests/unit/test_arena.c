@@ -34,7 +34,7 @@
 
 static char tracked[MAX_TRACK][PATH_MAX];
 static unsigned ntracked;
-static char tracked_dir[PATH_MAX];
+static char tracked_dir[64];
 
 static void track(const char *path)
 {
@@ -1120,7 +1120,7 @@ static void test_owner_alive_and_recover(void **state)
 
 /* ---- zr_arena_check --------------------------------------------------------- */
 
-static void expect_check(const zr_arena *a, int want, const char *msg_part)
+static void expect_check_rc(const zr_arena *a, int want, const char *msg_part)
 {
 	zr_diag d = {0};
 	int rc = zr_arena_check(a, &d);
@@ -1137,24 +1137,24 @@ static void test_check(void **state)
 	new_name(name, NULL);
 	zr_arena *a = create_small(name, 0, 0);
 	zr_arena *r = open_ok(name, ZR_ARENA_READONLY);
-	expect_check(a, 0, NULL);
+	expect_check_rc(a, 0, NULL);
 	struct zri_header *h = zr_arena_base(a);
 	assert_true(h->classes[0].nblocks > 0);
 	_Atomic uint64_t *meta = (void *)((uint8_t *)zr_arena_base(a) + h->classes[0].meta_off);
 	uint64_t w = atomic_load(&meta[0]);
 	atomic_store(&meta[0], zri_blk_word(ZRI_BLK_GEN(w), 0, 7));
-	expect_check(a, ZR_ECORRUPT, "size class 0 block 0");
-	expect_check(r, ZR_ECORRUPT, "state 7"); /* read-only attachments check too */
+	expect_check_rc(a, ZR_ECORRUPT, "size class 0 block 0");
+	expect_check_rc(r, ZR_ECORRUPT, "state 7"); /* read-only attachments check too */
 	atomic_store(&meta[0], zri_blk_word(0, zri_owner_make(h->max_procs, 0), ZRI_BLK_ALLOC));
-	expect_check(a, ZR_ECORRUPT, "size class 0 block 0");
+	expect_check_rc(a, ZR_ECORRUPT, "size class 0 block 0");
 	atomic_store(&meta[0], zri_blk_word(0, 0, ZRI_BLK_CACHED));
-	expect_check(a, ZR_ECORRUPT, "size class 0 block 0");
+	expect_check_rc(a, ZR_ECORRUPT, "size class 0 block 0");
 	atomic_store(&meta[0], w);
-	expect_check(a, 0, NULL);
+	expect_check_rc(a, 0, NULL);
 	h->name[0] ^= 1; /* the shared header, through the mapping */
-	expect_check(r, ZR_ECORRUPT, "checksum");
+	expect_check_rc(r, ZR_ECORRUPT, "checksum");
 	h->name[0] ^= 1;
-	expect_check(r, 0, NULL);
+	expect_check_rc(r, 0, NULL);
 	assert_int_equal(zr_arena_close(r), 0);
 	assert_int_equal(zr_arena_close(a), 0);
 	assert_int_equal(zr_arena_unlink(name), 0);
