@@ -50,8 +50,8 @@ static bool inbox_try(void *obj, uint64_t *out, unsigned *prio)
 int zr_inbox_pop_wait(zr_inbox *ib, uint64_t *out, unsigned *prio, int64_t timeout_ns)
 {
 	struct zri_inbox *h = ib->hdr;
-	return zri_waitq_wait(h->wait_mode, &h->a_futex, &h->a_waiters, &h->a_waits, inbox_try,
-			      ib, out, prio, timeout_ns);
+	struct zri_waitq q = {h->wait_mode, &h->a_futex, &h->a_waiters, &h->a_kicks, &h->a_waits};
+	return zri_waitq_wait(&q, inbox_try, ib, out, prio, timeout_ns);
 }
 
 zr_ring *zr_inbox_level(zr_inbox *ib, unsigned prio)
@@ -69,7 +69,5 @@ uint32_t zr_inbox_count(const zr_inbox *ib)
 
 void zr_inbox_wake_all(zr_inbox *ib)
 {
-	/* relaxed: the word only needs to change for sleepers to return */
-	atomic_fetch_add_explicit(&ib->hdr->a_futex, 1, memory_order_relaxed);
-	zri_futex_wake(&ib->hdr->a_futex, 1 << 30);
+	zri_waitq_kick(&ib->hdr->a_futex, &ib->hdr->a_kicks);
 }

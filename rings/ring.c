@@ -30,7 +30,7 @@ void zri_ring_init(struct zri_ring *h, uint32_t kind, uint32_t capacity, uint32_
 	h->slots_off = sizeof(struct zri_ring);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	if (kind == ZR_RING_MPMC) {
-		struct zri_slot *s = (struct zri_slot *)((char *)h + h->slots_off);
+		struct zri_slot *s = (void *)((char *)h + h->slots_off);
 		for (uint32_t i = 0; i < capacity; i++)
 			/* relaxed: the ring is published later by the directory entry (R) */
 			atomic_store_explicit(&s[i].a_state, (uint64_t)i << 24, memory_order_relaxed);

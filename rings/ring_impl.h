@@ -71,8 +71,15 @@ int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag);
 /* Sleeping and waking, shared by rings and inboxes (ring_wait.c). */
 typedef bool (*zri_try_fn)(void *obj, uint64_t *out, unsigned *prio);
 void zri_waitq_notify(_Atomic uint32_t *futex, _Atomic uint32_t *waiters, _Atomic uint64_t *wakes);
-int zri_waitq_wait(uint32_t mode, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
-		   _Atomic uint64_t *waits, zri_try_fn try, void *obj, uint64_t *out,
+struct zri_waitq {
+	uint32_t mode;
+	_Atomic uint32_t *futex;   /* changes on every wake */
+	_Atomic uint32_t *waiters;
+	_Atomic uint32_t *kicks;   /* changes on wake_all */
+	_Atomic uint64_t *waits;
+};
+int zri_waitq_wait(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
 		   unsigned *prio, int64_t timeout_ns);
+void zri_waitq_kick(_Atomic uint32_t *futex, _Atomic uint32_t *kicks);
 
 #endif

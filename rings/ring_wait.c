@@ -42,8 +42,57 @@ void zri_ring_notify(struct zr_ring *r)
 		zri_waitq_notify(&r->hdr->a_futex, &r->hdr->a_waiters, &r->hdr->a_wakes);
 }
 
-int zri_waitq_wait(uint32_t mode, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
-		   _Atomic uint64_t *waits, zri_try_fn try, void *obj, uint64_t *out,
+static int spin_phase(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
+		      unsigned *prio, uint64_t start, uint64_t deadline)
+{
+	uint64_t spin_until = q->mode == ZR_WAIT_SPIN	     ? deadline
+			      : q->mode == ZR_WAIT_SPIN_FUTEX ? start + SPIN_BEFORE_SLEEP_NS
+							      : start;
+	while (zri_now_ns() < spin_until) {
+		for (int i = 0; i < 64; i++) {
+			if (try(obj, out, prio))
+				return 0;
+			zri_cpu_relax();
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/* One registered sleep. Returns 0 (got an entry), 1 (woken: try again),
+ * -ETIMEDOUT, -EINTR or -ECANCELED (wake_all). */
+static int sleep_once(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
+		      unsigned *prio, uint64_t deadline)
+{
+	/* relaxed: compared by the kernel in FUTEX_WAIT; F2 orders the re-check */
+	uint32_t seq = atomic_load_explicit(q->futex, memory_order_relaxed);
+	/* relaxed: only compared after the sleep to tell wake_all from a wake */
+	uint32_t kicks = atomic_load_explicit(q->kicks, memory_order_relaxed);
+	/* relaxed: ordered by F2 */
+	atomic_fetch_add_explicit(q->waiters, 1, memory_order_relaxed);
+	/* F2: pairs with F1 in zri_waitq_notify() */
+	atomic_thread_fence(memory_order_seq_cst);
+	int rc = try(obj, out, prio) ? 0 : 1;
+	if (rc == 1) {
+		uint64_t now = zri_now_ns();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+		} else {
+			/* relaxed: statistics only */
+			atomic_fetch_add_explicit(q->waits, 1, memory_order_relaxed);
+			int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+			int w = zri_futex_wait(q->futex, seq, left);
+			rc = w ? w : 1;
+		}
+	}
+	/* relaxed: a count; a stale view only costs a spare wake */
+	atomic_fetch_sub_explicit(q->waiters, 1, memory_order_relaxed);
+	/* relaxed: see above */
+	if (rc == 1 && atomic_load_explicit(q->kicks, memory_order_relaxed) != kicks)
+		rc = -ECANCELED;
+	return rc;
+}
+
+int zri_waitq_wait(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
 		   unsigned *prio, int64_t timeout_ns)
 {
 	if (try(obj, out, prio))
@@ -52,47 +101,27 @@ int zri_waitq_wait(uint32_t mode, _Atomic uint32_t *futex, _Atomic uint32_t *wai
 		return -ETIMEDOUT;
 	uint64_t start = zri_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
-	uint64_t spin_until = mode == ZR_WAIT_SPIN ? deadline
-			      : mode == ZR_WAIT_SPIN_FUTEX ? start + SPIN_BEFORE_SLEEP_NS
-						       : start;
-	while (zri_now_ns() < spin_until) {
-		for (int i = 0; i < 64; i++) {
-			if (try(obj, out, prio))
-				return 0;
-			zri_cpu_relax();
-		}
-	}
-	if (mode == ZR_WAIT_SPIN)
+	if (spin_phase(q, try, obj, out, prio, start, deadline) == 0)
+		return 0;
+	if (q->mode == ZR_WAIT_SPIN)
 		return -ETIMEDOUT;
 	for (;;) {
-		/* relaxed: compared by the kernel in FUTEX_WAIT; F2 orders the re-check */
-		uint32_t seq = atomic_load_explicit(futex, memory_order_relaxed);
-		/* relaxed: ordered by F2 */
-		atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
-		/* F2: pairs with F1 in zri_waitq_notify() */
-		atomic_thread_fence(memory_order_seq_cst);
-		bool got = try(obj, out, prio);
-		int rc = 0;
-		if (!got) {
-			uint64_t now = zri_now_ns();
-			if (now >= deadline) {
-				rc = -ETIMEDOUT;
-			} else {
-				/* relaxed: statistics only */
-				atomic_fetch_add_explicit(waits, 1, memory_order_relaxed);
-				int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
-				rc = zri_futex_wait(futex, seq, left);
-			}
-		}
-		/* relaxed: a count; a stale view only costs a spare wake */
-		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
-		if (got)
+		int rc = sleep_once(q, try, obj, out, prio, deadline);
+		if (rc == 0)
 			return 0;
-		if (rc == -EINTR)
-			return try(obj, out, prio) ? 0 : -EINTR;
-		if (rc == -ETIMEDOUT || zri_now_ns() >= deadline)
-			return try(obj, out, prio) ? 0 : -ETIMEDOUT;
+		if (rc != 1 || zri_now_ns() >= deadline) /* timed out, interrupted, kicked */
+			return try(obj, out, prio) ? 0 : rc == 1 ? -ETIMEDOUT : rc;
 	}
+}
+
+void zri_waitq_kick(_Atomic uint32_t *futex, _Atomic uint32_t *kicks)
+{
+	/* relaxed: sleepers compare it after waking; the futex word change and
+	 * FUTEX_WAKE below make them wake */
+	atomic_fetch_add_explicit(kicks, 1, memory_order_relaxed);
+	/* relaxed: the word only needs to change for sleepers to return */
+	atomic_fetch_add_explicit(futex, 1, memory_order_relaxed);
+	zri_futex_wake(futex, INT_MAX);
 }
 
 static bool ring_try(void *obj, uint64_t *out, unsigned *prio)
@@ -103,13 +132,12 @@ static bool ring_try(void *obj, uint64_t *out, unsigned *prio)
 
 int zr_ring_dequeue_wait(zr_ring *r, uint64_t *out, int64_t timeout_ns)
 {
-	return zri_waitq_wait(r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters,
-			      &r->hdr->a_waits, ring_try, r, out, NULL, timeout_ns);
+	struct zri_waitq q = {r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters,
+			      &r->hdr->a_kicks, &r->hdr->a_waits};
+	return zri_waitq_wait(&q, ring_try, r, out, NULL, timeout_ns);
 }
 
 void zr_ring_wake_all(zr_ring *r)
 {
-	/* relaxed: the word only needs to change for sleepers to return */
-	atomic_fetch_add_explicit(&r->hdr->a_futex, 1, memory_order_relaxed);
-	zri_futex_wake(&r->hdr->a_futex, INT_MAX);
+	zri_waitq_kick(&r->hdr->a_futex, &r->hdr->a_kicks);
 }

@@ -5,10 +5,7 @@
 
 #include "arena_impl.h"
 
-static void *at(const zr_arena *a, uint64_t off)
-{
-	return a->base + off;
-}
+#define at zri_arena_at
 
 /* A free-queue entry held by a dead refiller goes back only if the block is
  * still free; if the refiller claimed it, recovery returns the block. */

@@ -51,6 +51,13 @@ struct zr_arena {
 	struct zri_tcache *tcaches; /* of every thread; under the global cache lock */
 };
 
+/* Address of an offset in this process's mapping (offsets are checked by
+ * the caller; the arena's sections are 64-byte aligned). */
+static inline void *zri_arena_at(const zr_arena *a, uint64_t off)
+{
+	return a->base + off;
+}
+
 /* arena_layout.c: plan the sections of a new arena into its header. */
 int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *diag);
 /* arena_validate.c: check a header read from anywhere (fuzzed).

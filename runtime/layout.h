@@ -213,7 +213,8 @@ struct zri_ring {
 	/* sleepers */
 	_Atomic uint32_t a_futex;   /* bumped by producers that saw a sleeper */
 	_Atomic uint32_t a_waiters; /* consumers inside the futex path */
-	uint8_t pad5[ZRI_LINE - 8];
+	_Atomic uint32_t a_kicks;   /* bumped by zr_ring_wake_all(): sleepers return */
+	uint8_t pad5[ZRI_LINE - 12];
 };
 
 #define ZRI_INBOX_MAGIC 0x5a52494eu /* "ZRIN" */
@@ -231,7 +232,8 @@ struct zri_inbox {
 	_Atomic uint32_t a_waiters;
 	_Atomic uint64_t a_waits;
 	_Atomic uint64_t a_wakes;
-	uint8_t pad2[ZRI_LINE - 24];
+	_Atomic uint32_t a_kicks;
+	uint8_t pad2[ZRI_LINE - 28];
 };
 
 /* ---- slab ----------------------------------------------------------------

@@ -85,7 +85,7 @@ static int entry_bounds(const zr_arena *a, const struct zri_dirent *e, uint64_t 
 
 static int bind_ring(zr_arena *a, struct zr_ring *r, uint64_t off, uint64_t limit, zr_diag *d)
 {
-	return zri_ring_bind(r, (struct zri_ring *)(a->base + off), limit, a->self, zri_owner_alive,
+	return zri_ring_bind(r, zri_arena_at(a, off), limit, a->self, zri_owner_alive,
 			     a, d);
 }
 
@@ -106,7 +106,7 @@ int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_
 	zri_robust_lock(&a->dir->lock);
 	rc = reserve(a, name, bytes, &e, &off);
 	if (rc == 0) {
-		zri_ring_init((struct zri_ring *)(a->base + off), cfg->kind, cfg->capacity, cfg->wait,
+		zri_ring_init(zri_arena_at(a, off), cfg->kind, cfg->capacity, cfg->wait,
 			      name);
 		rc = bind_ring(a, r, off, bytes, NULL);
 	}
@@ -156,7 +156,7 @@ static uint64_t inbox_bytes(uint32_t capacity)
 
 static int bind_inbox(zr_arena *a, zr_inbox *ib, uint64_t off, uint64_t limit)
 {
-	struct zri_inbox *h = (struct zri_inbox *)(a->base + off);
+	struct zri_inbox *h = zri_arena_at(a, off);
 	if (limit < sizeof(*h) || h->magic != ZRI_INBOX_MAGIC || h->wait_mode > ZR_WAIT_SPIN_FUTEX)
 		return ZR_ECORRUPT;
 	ib->hdr = h;
@@ -176,7 +176,7 @@ static int bind_inbox(zr_arena *a, zr_inbox *ib, uint64_t off, uint64_t limit)
 
 static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, const char *name)
 {
-	struct zri_inbox *h = (struct zri_inbox *)(a->base + off);
+	struct zri_inbox *h = zri_arena_at(a, off);
 	static const char *const level[] = {"critical", "high", "normal", "low"};
 	h->magic = ZRI_INBOX_MAGIC;
 	h->share = cfg->share;
@@ -186,7 +186,7 @@ static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, co
 	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
 		char rn[ZR_NAME_MAX + 1];
 		snprintf(rn, sizeof(rn), "%.38s.%s", name, level[p]);
-		zri_ring_init((struct zri_ring *)(a->base + ro), ZR_RING_MPMC, cfg->capacity,
+		zri_ring_init(zri_arena_at(a, ro), ZR_RING_MPMC, cfg->capacity,
 			      ZR_WAIT_SPIN, rn);
 		h->ring_off[p] = ro;
 		ro += zri_ring_bytes(ZR_RING_MPMC, cfg->capacity);

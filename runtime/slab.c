@@ -67,6 +67,12 @@ static void thread_exit(void *unused)
 		tc->arena = NULL;
 	}
 	pthread_mutex_unlock(&cache_lock);
+	while (tl_caches) {
+		struct zri_tcache *next = tl_caches->next_in_thread;
+		free(tl_caches);
+		tl_caches = next;
+	}
+	tl_last = NULL;
 }
 
 /* A forked child must not use its parent's cached blocks (they are recorded

@@ -6,8 +6,10 @@
  *   ZR_RING_MPMC  any number of producers and competing consumers.
  * A process killed at any instruction inside a ring operation never blocks
  * the others: rings/ring_mpmc.c explains how. Entries keep FIFO order per
- * producer, except that an entry held by a consumer that died before
- * finishing its dequeue is published again later (redelivered).
+ * producer, except one held by a consumer that died before finishing its
+ * dequeue: it is published again in its own slot one lap later, so it comes
+ * out after about `capacity` more entries have been enqueued (counted in
+ * zr_ring_stats.redelivers; until then zr_ring_count() does not include it).
  *
  * Full and empty are outcomes: the hot path returns bool or a count. */
 #ifndef ZRING_RING_H
@@ -102,11 +104,13 @@ ZR_API unsigned zr_ring_dequeue_burst(zr_ring *r, uint64_t *out, unsigned n);
  * Dequeue one entry, waiting as the ring's wait mode says.
  * @param[in] timeout_ns  < 0 waits for ever, 0 polls once.
  * Blocking: yes, up to timeout_ns.
- * @return 0, -ETIMEDOUT, -EINTR (a signal interrupted the sleep).
+ * @return 0, -ETIMEDOUT, -EINTR (a signal interrupted the sleep),
+ *         -ECANCELED (zr_ring_wake_all() was called while it slept).
  */
 ZR_API ZR_NODISCARD int zr_ring_dequeue_wait(zr_ring *r, uint64_t *out, int64_t timeout_ns);
 
-/** Wake every sleeper of the ring (e.g. to make them check a stop flag). */
+/** Wake every sleeper of the ring: each returns -ECANCELED unless an entry
+ * came in (e.g. to make them check a stop flag). Spinners are not affected. */
 ZR_API void zr_ring_wake_all(zr_ring *r);
 
 ZR_API uint32_t zr_ring_capacity(const zr_ring *r);
@@ -162,7 +166,8 @@ ZR_API bool zr_inbox_push(zr_inbox *ib, unsigned prio, uint64_t v);
  */
 ZR_API bool zr_inbox_pop(zr_inbox *ib, uint64_t *out, unsigned *prio);
 
-/** Pop, waiting as the inbox's wait mode says. @return 0, -ETIMEDOUT, -EINTR. */
+/** Pop, waiting as the inbox's wait mode says.
+ * @return 0, -ETIMEDOUT, -EINTR, -ECANCELED (zr_inbox_wake_all()). */
 ZR_API ZR_NODISCARD int zr_inbox_pop_wait(zr_inbox *ib, uint64_t *out, unsigned *prio,
 					  int64_t timeout_ns);
 

@@ -195,8 +195,8 @@ static void test_strict_priority(void **state)
 	(void)state;
 	zr_inbox *ib = new_inbox(8, ZR_WAIT_SPIN, 0);
 	static const struct { unsigned prio; uint64_t v; } in[] = {
-		{ZR_PRIO_LOW, 1},    {ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_NORMAL, 3}, {ZR_PRIO_HIGH, 4},
-		{ZR_PRIO_LOW, 5},    {ZR_PRIO_CRITICAL, 6}, {ZR_PRIO_HIGH, 7},   {ZR_PRIO_NORMAL, 8},
+		{ZR_PRIO_LOW, 1},  {ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_NORMAL, 3}, {ZR_PRIO_HIGH, 4},
+		{ZR_PRIO_LOW, 5},  {ZR_PRIO_CRITICAL, 6}, {ZR_PRIO_HIGH, 7},   {ZR_PRIO_NORMAL, 8},
 		{ZR_PRIO_NORMAL, 9}, {ZR_PRIO_LOW, 10},
 	};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)

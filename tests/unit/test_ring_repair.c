@@ -107,7 +107,7 @@ static struct owner spawn_owner(bool stay)
 		char c;
 		if (stay)
 			ok = read(down[0], &c, 1) >= 0 && ok;
-		_exit(ok ? 0 : 1); /* without zr_arena_close(): a crash, as far as the arena knows */
+		_exit(ok ? 0 : 1); /* no zr_arena_close(): a crash, as far as the arena knows */
 	}
 	close(up[1]);
 	close(down[0]);
@@ -227,6 +227,34 @@ static void test_taken_dead_redelivered(void **state)
 
 /* ---- repairs by zr_arena_recover() ----------------------------------------- */
 
+/* After the repairs of test_recover_repairs(): every entry comes out once. */
+static void use_after_recover(zr_ring *wr, zr_ring *tk, zr_inbox *ib)
+{
+	/* the dropped position is skipped */
+	uint64_t v;
+	assert_false(zr_ring_dequeue(wr, &v));
+	assert_true(zr_ring_enqueue(wr, 1));
+	assert_true(zr_ring_dequeue(wr, &v));
+	assert_int_equal(v, 1);
+	/* 21 first; 20 again one lap on, after positions 2 .. 7 */
+	uint64_t want[8] = {21};
+	for (unsigned i = 0; i < 6; i++) {
+		want[1 + i] = 40 + i;
+		assert_true(zr_ring_enqueue(tk, want[1 + i]));
+	}
+	want[7] = 20;
+	drain_expect(tk, want, 8);
+	/* the inbox level: 30 comes back at position 8 of the critical ring */
+	for (uint64_t i = 1; i < 8; i++)
+		assert_true(zr_inbox_push(ib, ZR_PRIO_CRITICAL, 30 + i));
+	unsigned prio = 9, seen30 = 0;
+	while (zr_inbox_pop(ib, &v, &prio)) {
+		assert_int_equal(prio, ZR_PRIO_CRITICAL);
+		seen30 += v == 30;
+	}
+	assert_int_equal(seen30, 1);
+}
+
 /* One scan repairs a dead producer's slot (dropped), a dead consumer's
  * (redelivered) and one in a level of an inbox. */
 static void test_recover_repairs(void **state)
@@ -266,30 +294,7 @@ static void test_recover_repairs(void **state)
 	zr_recover_report again = {0};
 	assert_int_equal(zr_arena_recover(g_arena, &again), 0);
 	assert_int_equal(again.ring_drops + again.ring_redelivers + again.procs_dead, 0);
-
-	/* the dropped position is skipped */
-	uint64_t v;
-	assert_false(zr_ring_dequeue(wr, &v));
-	assert_true(zr_ring_enqueue(wr, 1));
-	assert_true(zr_ring_dequeue(wr, &v));
-	assert_int_equal(v, 1);
-	/* 21 first; 20 again one lap on, after positions 2 .. 7 */
-	uint64_t want[8] = {21};
-	for (unsigned i = 0; i < 6; i++) {
-		want[1 + i] = 40 + i;
-		assert_true(zr_ring_enqueue(tk, want[1 + i]));
-	}
-	want[7] = 20;
-	drain_expect(tk, want, 8);
-	/* the inbox level: 30 comes back at position 8 of the critical ring */
-	for (uint64_t i = 1; i < 8; i++)
-		assert_true(zr_inbox_push(ib, ZR_PRIO_CRITICAL, 30 + i));
-	unsigned prio = 9, seen30 = 0;
-	while (zr_inbox_pop(ib, &v, &prio)) {
-		assert_int_equal(prio, ZR_PRIO_CRITICAL);
-		seen30 += v == 30;
-	}
-	assert_int_equal(seen30, 1);
+	use_after_recover(wr, tk, ib);
 	zr_inbox_close(ib);
 	zr_ring_close(wr);
 	zr_ring_close(tk);
