@@ -236,8 +236,12 @@ static int read_header(int fd, const char *path, struct zri_header *h, uint64_t 
 			return zri_diag_set(diag, -errno, "cannot stat %s", path);
 		*size = (uint64_t)st.st_size;
 		memset(h, 0, sizeof(*h));
-		ssize_t got = *size >= ZRI_HDR_BYTES ? pread(fd, h, sizeof(*h), 0) : 0;
+		ssize_t got = pread(fd, h, sizeof(*h), 0);
 		bool waiting = zri_now_ns() < deadline;
+		if (got >= (ssize_t)sizeof(h->magic) && h->magic != 0 &&
+		    (h->magic != ZRI_MAGIC || got < (ssize_t)sizeof(*h)))
+			break; /* foreign, or ours but cut short (a creator sizes the file
+				* before writing the magic): validation says which */
 		/* a_state read through pread: a private copy, no race on shared memory */
 		uint32_t state = *(const uint32_t *)&h->a_state;
 		if (got == (ssize_t)sizeof(*h) && h->magic && state != ZRI_ARENA_INIT)

@@ -95,7 +95,10 @@ int zri_slab_check(const zr_arena *a, zr_diag *diag);
 
 /* robust.c: process-shared robust mutexes. */
 void zri_robust_init(pthread_mutex_t *m);
-/* Lock; returns 1 when the previous holder died (state made consistent), 0 otherwise. */
+#define ZRI_LOCK_TIMEOUT_S 5
+/* Lock; returns 1 when the previous holder died (state made consistent),
+ * 0 otherwise, -ETIMEDOUT after ZRI_LOCK_TIMEOUT_S, ZR_ECORRUPT for a
+ * broken lock (the lock is not held after a negative return). */
 int zri_robust_lock(pthread_mutex_t *m);
 void zri_robust_unlock(pthread_mutex_t *m);
 

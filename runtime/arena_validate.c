@@ -1,6 +1,7 @@
 /* Checking an arena header read from shared memory or a file. Nothing in it
  * is trusted: every offset, size and count is checked before use, and the
  * fuzz target tests/fuzz/fuzz_arena_open.c feeds this random bytes. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <xxhash.h>
 
@@ -86,6 +87,15 @@ static int check_classes(const struct zri_header *h, zr_diag *diag)
 		if (ok && n)
 			ok = range_ok(k->ring_off, zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n), lo, hi) &&
 			     k->ring_off % 64 == 0;
+		/* in the order zri_layout_plan() writes, disjoint: stats, meta,
+		 * ring, blocks, then the next class */
+		uint64_t meta_end = k->meta_off + n * 8;
+		uint64_t ring_end = n ? k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n) : meta_end;
+		if (ok)
+			ok = k->stats_off >= lo && k->meta_off >= k->stats_off + sizeof(struct zri_class_stats) &&
+			     (n == 0 || k->ring_off >= meta_end) && k->data_off >= ring_end;
+		if (ok)
+			lo = k->data_off + n * k->block_size;
 		if (!ok)
 			return zri_diag_set(diag, ZR_ECORRUPT,
 					    "size class %u (%llu blocks of %llu bytes) lies outside "
@@ -104,8 +114,10 @@ static int check_large(const struct zri_header *h, zr_diag *diag)
 	if (l->page_size != ZRI_LARGE_PAGE || l->npages > (UINT64_C(1) << 32) ||
 	    s->count != l->npages || !range_ok(l->ctl_off, sizeof(struct zri_large_ctl), lo, hi) ||
 	    l->ctl_off % ZRI_LINE || !range_ok(l->meta_off, l->npages * sizeof(struct zri_page_meta), lo, hi) ||
-	    l->meta_off % 8 || (l->npages && (!range_ok(l->data_off, l->npages * l->page_size, lo, hi) ||
-					      l->data_off % l->page_size)))
+	    l->meta_off % 8 || l->meta_off < l->ctl_off + sizeof(struct zri_large_ctl) ||
+	    (l->npages && (!range_ok(l->data_off, l->npages * l->page_size, lo, hi) ||
+			   l->data_off % l->page_size ||
+			   l->data_off < l->meta_off + l->npages * sizeof(struct zri_page_meta))))
 		return zri_diag_set(diag, ZR_ECORRUPT, "large heap of %llu pages lies outside its section",
 				    (unsigned long long)l->npages);
 	uint64_t largest = l->npages * l->page_size;
@@ -120,15 +132,16 @@ static int check_large(const struct zri_header *h, zr_diag *diag)
 
 int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag *diag)
 {
+	/* h holds the first min(file_size, header) bytes, the rest zeroed */
+	if (file_size >= sizeof(h->magic) && h->magic != 0 && h->magic != ZRI_MAGIC)
+		return zri_diag_set(diag, ZR_EFOREIGN, "magic %#llx is not zring's %#llx",
+				    (unsigned long long)h->magic, (unsigned long long)ZRI_MAGIC);
 	if (file_size < ZRI_HDR_BYTES)
 		return zri_diag_set(diag, ZR_ETRUNC, "segment has %llu bytes, less than a header (%u)",
 				    (unsigned long long)file_size, ZRI_HDR_BYTES);
 	if (h->magic == 0)
 		return zri_diag_set(diag, ZR_ENOTREADY,
 				    "header was never written: its creator died before initialising it");
-	if (h->magic != ZRI_MAGIC)
-		return zri_diag_set(diag, ZR_EFOREIGN, "magic %#llx is not zring's %#llx",
-				    (unsigned long long)h->magic, (unsigned long long)ZRI_MAGIC);
 	if (h->layout_version != ZRI_LAYOUT_VERSION)
 		return zri_diag_set(diag, ZR_EVERSION, "layout version %u, this build reads %u",
 				    h->layout_version, ZRI_LAYOUT_VERSION);
@@ -148,6 +161,11 @@ int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag 
 				    "header checksum %#llx does not match its contents (%#llx)",
 				    (unsigned long long)h->checksum,
 				    (unsigned long long)zri_header_checksum(h));
+	/* relaxed: a private copy or a snapshot; READY was published before any
+	 * opener could get here */
+	uint32_t state = atomic_load_explicit(&h->a_state, memory_order_relaxed);
+	if (state > ZRI_ARENA_POISONED)
+		return zri_diag_set(diag, ZR_ECORRUPT, "arena state word is %#x, not 0..2", state);
 	int rc = check_sections(h, diag);
 	if (rc == 0)
 		rc = check_classes(h, diag);

@@ -16,7 +16,7 @@ struct field {
 #define S(type) {#type, 0, sizeof(struct type)}
 
 static const struct field fields[] = {
-	S(zri_header), F(zri_header, magic), F(zri_header, layout_version),
+	S(zri_header), F(zri_header, magic), F(zri_header, layout_version), F(zri_header, header_bytes),
 	F(zri_header, fingerprint), F(zri_header, arena_size), F(zri_header, created_ns),
 	F(zri_header, creator_pid), F(zri_header, creator_uid), F(zri_header, creator_start),
 	F(zri_header, name), F(zri_header, max_procs), F(zri_header, max_rings),

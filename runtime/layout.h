@@ -23,7 +23,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_ALIGN(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 1u
+#define ZRI_LAYOUT_VERSION 2u /* 2: wake_all counters */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u

@@ -103,7 +103,10 @@ int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_
 		return -ENOMEM;
 	uint64_t bytes = zri_ring_bytes(cfg->kind, cfg->capacity), off = 0;
 	struct zri_dirent *e = NULL;
-	zri_robust_lock(&a->dir->lock);
+	if ((rc = zri_robust_lock(&a->dir->lock)) < 0) {
+		free(r);
+		return rc;
+	}
 	rc = reserve(a, name, bytes, &e, &off);
 	if (rc == 0) {
 		zri_ring_init(zri_arena_at(a, off), cfg->kind, cfg->capacity, cfg->wait,
@@ -208,7 +211,10 @@ int zr_inbox_create(zr_arena *a, const char *name, const zr_inbox_config *cfg, z
 		return -ENOMEM;
 	uint64_t bytes = inbox_bytes(cfg->capacity), off = 0;
 	struct zri_dirent *e = NULL;
-	zri_robust_lock(&a->dir->lock);
+	if ((rc = zri_robust_lock(&a->dir->lock)) < 0) {
+		free(ib);
+		return rc;
+	}
 	rc = reserve(a, name, bytes, &e, &off);
 	if (rc == 0) {
 		init_inbox(a, off, cfg, name);

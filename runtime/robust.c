@@ -5,6 +5,7 @@
  * atomic stores, so they are consistent at any instant). */
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "arena_impl.h"
 
@@ -20,12 +21,19 @@ void zri_robust_init(pthread_mutex_t *m)
 
 int zri_robust_lock(pthread_mutex_t *m)
 {
-	int rc = pthread_mutex_lock(m);
+	/* Bounded: a mutex word scribbled by a buggy peer could name an owner
+	 * that never existed, and then nobody would ever wake us. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ZRI_LOCK_TIMEOUT_S;
+	int rc = pthread_mutex_timedlock(m, &ts);
 	if (rc == EOWNERDEAD) {
 		pthread_mutex_consistent(m);
 		return 1;
 	}
-	return 0;
+	if (rc == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return rc == 0 ? 0 : ZR_ECORRUPT; /* ENOTRECOVERABLE, EINVAL: a broken lock */
 }
 
 void zri_robust_unlock(pthread_mutex_t *m)

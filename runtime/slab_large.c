@@ -75,7 +75,10 @@ int zri_large_alloc(zr_arena *a, size_t size, zr_payload *out)
 	uint64_t need = (size + a->page_size - 1) / a->page_size;
 	if (need > a->npages)
 		return -ENOMEM;
-	if (zri_robust_lock(&ctl->lock))
+	int locked = zri_robust_lock(&ctl->lock);
+	if (locked < 0)
+		return locked;
+	if (locked == 1)
 		/* relaxed: under the lock */
 		atomic_store_explicit(&ctl->a_pages_used, count_used(a), memory_order_relaxed);
 	uint64_t first = find_run(a, need);

@@ -63,10 +63,11 @@ typedef struct zr_ring_stats {
  * @param[out] out   Set on success only.
  * Ownership: *out is process-local; release with zr_ring_close(). The ring
  *            lives as long as the arena.
- * Blocking:  takes the arena's directory lock (a robust process-shared mutex).
+ * Blocking:  takes the arena's directory lock (a robust process-shared
+ *            mutex; waits at most 5 s, then -ETIMEDOUT).
  * @return 0, -EINVAL (bad kind, capacity or wait mode), -EEXIST,
  *         -ENAMETOOLONG, -ENOSPC (directory or ring space used up),
- *         ZR_EREADONLY, ZR_ECORRUPT.
+ *         -ETIMEDOUT, ZR_EREADONLY, ZR_ECORRUPT.
  */
 ZR_API ZR_NODISCARD int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg,
 				       zr_ring **out);

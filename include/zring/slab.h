@@ -33,9 +33,10 @@ typedef struct zr_payload {
  * Allocate a payload of `size` bytes owned by the calling process.
  * Safety: any thread of any read-write attachment.
  * Blocking: never for small sizes; large ones take a robust process-shared
- *           mutex held for a scan of the page table.
+ *           mutex held for a scan of the page table (waiting at most 5 s).
  * @return 0, -EINVAL (size 0), ZR_ETOOBIG (above the arena's max_payload),
- *         -ENOMEM (class or page heap exhausted), ZR_EREADONLY, ZR_ECORRUPT.
+ *         -ENOMEM (class or page heap exhausted), -ETIMEDOUT (the large
+ *         heap's lock stayed held), ZR_EREADONLY, ZR_ECORRUPT.
  */
 ZR_API ZR_NODISCARD int zr_payload_alloc(zr_arena *a, size_t size, zr_payload *out);
 
