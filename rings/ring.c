@@ -221,13 +221,19 @@ void zr_ring_dump(FILE *f, const zr_ring *r)
 		s.dequeued, s.full, s.empty, s.waits, s.wakes, s.drops, s.redelivers);
 	if (r->kind != ZR_RING_MPMC)
 		return;
-	uint32_t shown = r->capacity < 16 ? r->capacity : 16;
-	for (uint32_t i = 0; i < shown; i++) {
-		const struct zri_slot *sl = &((const struct zri_slot *)r->slots)[i];
-		/* relaxed: a snapshot for diagnosis */
-		uint64_t st = atomic_load_explicit(&sl->a_state, memory_order_relaxed);
-		fprintf(f, "  slot %u: %s pos %" PRIu64 " owner %u value %#" PRIx64 "\n", i,
-			slot_kind_name(st), st >> 24, (uint32_t)(st >> 2) & ZRI_OWNER_MASK,
-			atomic_load_explicit(&sl->a_value, memory_order_relaxed));
+	/* the slots around the head and the tail tell why a ring is stuck */
+	/* relaxed: a snapshot for diagnosis */
+	uint64_t at[2] = {atomic_load_explicit(&h->a_head, memory_order_relaxed),
+			  atomic_load_explicit(&h->a_tail, memory_order_relaxed)};
+	for (int k = 0; k < 2; k++) {
+		for (uint64_t pos = at[k] - 2; pos != at[k] + 3; pos++) {
+			const struct zri_slot *sl = &((const struct zri_slot *)r->slots)[pos & r->mask];
+			/* relaxed: a snapshot for diagnosis */
+			uint64_t st = atomic_load_explicit(&sl->a_state, memory_order_relaxed);
+			fprintf(f, "  %s%+d slot %" PRIu64 ": %s pos %" PRIu64 " owner %u value %#" PRIx64 "\n",
+				k ? "tail" : "head", (int)(pos - at[k]), pos & r->mask, slot_kind_name(st),
+				st >> 24, (uint32_t)(st >> 2) & ZRI_OWNER_MASK,
+				atomic_load_explicit(&sl->a_value, memory_order_relaxed));
+		}
 	}
 }

@@ -183,7 +183,9 @@ static int survivors_progress(int vprod, int vrole)
 		p0[i] = atomic_load(&sh->prod[i].returned);
 		c0[i] = atomic_load(&sh->cons[i].consumed);
 	}
-	for (int spin = 0; spin < 20000; spin++) { /* up to about 2 s */
+	/* A blocked ring never moves again; 10 s tells it from a starved core
+	 * (2 cores, five processes, sanitizers, other load). */
+	for (int spin = 0; spin < 100000; spin++) {
 		int done = 1;
 		for (int i = 0; i < ROLES; i++) {
 			if (!(vprod && vrole == i) && atomic_load(&sh->prod[i].returned) == p0[i] &&
@@ -217,9 +219,18 @@ static int kill_one(zr_arena *a, zr_ring *r, uint64_t *rng, int kill_no)
 		sh->held[sh->nheld++] = atomic_load(&sh->cons[vrole].receipt);
 	}
 	if (survivors_progress(vprod, vrole) != 0) {
-		fprintf(stderr, "kill %d (%s %d): survivors made no progress in 2 s\n", kill_no,
+		fprintf(stderr, "kill %d (%s %d): survivors made no progress in 10 s\n", kill_no,
 			vprod ? "producer" : "consumer", vrole);
 		zr_ring_dump(stderr, r);
+		zr_slab_dump(stderr, a);
+		for (int i = 0; i < ROLES; i++)
+			fprintf(stderr, "producer %d pid %d attempted %llu returned %llu, consumer %d pid %d consumed %llu\n",
+				i, (int)sh->prod[i].pid, (unsigned long long)atomic_load(&sh->prod[i].attempted),
+				(unsigned long long)atomic_load(&sh->prod[i].returned), i,
+				(int)sh->cons[i].pid,
+				(unsigned long long)atomic_load(&sh->cons[i].consumed));
+		if (getenv("ZR_CRASH_HOLD")) /* keep the processes for gdb */
+			sleep(600);
 		return -1;
 	}
 	zr_recover_report rep = {0};
