@@ -46,8 +46,8 @@ static const struct field fields[] = {
 	F(zri_inbox, a_waiters), F(zri_inbox, a_waits), F(zri_inbox, a_wakes), F(zri_inbox, a_kicks),
 	S(zri_class_stats), F(zri_class_stats, a_taken), F(zri_class_stats, a_returned),
 	F(zri_class_stats, a_high_water), F(zri_class_stats, a_failed),
-	S(zri_page_meta), F(zri_page_meta, a_word), F(zri_page_meta, npages),
-	F(zri_page_meta, len),
+	S(zri_page_meta), F(zri_page_meta, a_word), F(zri_page_meta, a_npages),
+	F(zri_page_meta, a_len),
 	S(zri_large_ctl), F(zri_large_ctl, lock), F(zri_large_ctl, a_pages_used),
 	F(zri_large_ctl, a_high_water), F(zri_large_ctl, a_failed),
 };

@@ -265,10 +265,10 @@ struct zri_class_stats {
 };
 
 struct zri_page_meta {
-	_Atomic uint64_t a_word; /* zri_blk_word; FREE or ALLOC/ORPHAN at a run's head */
-	uint32_t npages;         /* written under the large lock before a_word */
+	_Atomic uint64_t a_word;   /* zri_blk_word; FREE or ALLOC/ORPHAN at a run's head */
+	_Atomic uint32_t a_npages; /* relaxed; written under the large lock before a_word */
 	uint32_t reserved;
-	uint64_t len;
+	_Atomic uint64_t a_len;    /* relaxed, as a_npages */
 };
 
 struct zri_large_ctl {

@@ -251,9 +251,10 @@ void zri_tcache_flush(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned c
  * block then stays CACHED by us, and returns when this process exits. */
 int zri_tcache_push(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b)
 {
-	if (tc->n[c] == ZRI_TCACHE_CAP)
-		zri_tcache_flush(a, tc, c, ZRI_TCACHE_BATCH);
-	if (tc->n[c] < ZRI_TCACHE_CAP) {
+	unsigned limit = zri_tcache_limit(&a->classes[c]);
+	if (tc->n[c] >= limit)
+		zri_tcache_flush(a, tc, c, tc->n[c] - limit / 2);
+	if (tc->n[c] < limit) {
 		tc->e[c][tc->n[c]++] = b;
 		return 0;
 	}
@@ -276,9 +277,8 @@ static int alloc_small(zr_arena *a, uint32_t c, zr_payload *out)
 		struct zri_class_rt *rt = &a->classes[c];
 		if (!rt->nblocks)
 			continue;
-		/* small classes refill less, so one thread cannot hoard them */
-		unsigned batch = rt->nblocks / 16 < ZRI_TCACHE_BATCH ? (unsigned)(rt->nblocks / 16) : ZRI_TCACHE_BATCH;
-		if (tc->n[c] == 0 && zri_tcache_refill(a, tc, c, batch ? batch : 1) == 0) {
+		if (tc->n[c] == 0 &&
+		    zri_tcache_refill(a, tc, c, (zri_tcache_limit(rt) + 1) / 2) == 0) {
 			/* relaxed: statistics only */
 			atomic_fetch_add_explicit(&rt->stats->a_failed, 1, memory_order_relaxed);
 			continue; /* exhausted: a larger class will do */

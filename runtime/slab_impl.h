@@ -17,6 +17,14 @@ struct zri_tcache {
 	uint64_t e[ZRI_SMALL_CLASSES][ZRI_TCACHE_CAP]; /* block indices */
 };
 
+/* Blocks a thread may hold of one class: small classes get small caches,
+ * so that a thread that only frees (or only allocates) cannot hoard them. */
+static inline unsigned zri_tcache_limit(const struct zri_class_rt *rt)
+{
+	uint64_t l = rt->nblocks / 16;
+	return l < 2 ? 2 : l > ZRI_TCACHE_CAP ? ZRI_TCACHE_CAP : (unsigned)l;
+}
+
 struct zri_tcache *zri_tcache_get(zr_arena *a);
 unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned want);
 void zri_tcache_flush(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned count);

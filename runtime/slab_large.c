@@ -11,9 +11,9 @@
  * Synchronisation map:
  *   R1 alloc: release store of ALLOC (after npages and len) -> A1 resolve and
  *      the allocation scan: acquire load of the word, then npages/len.
- *   Free is a relaxed CAS: a scanner that still sees ALLOC only skips the
- *   run; one that sees FREE may reuse pages whose last user is done (the
- *   payload bytes were handed over by whatever carried the handle). */
+ *   R2 free: release CAS to FREE -> A1 the allocation scan: the last user's
+ *      reads of the pages happen before the next owner writes them. A
+ *      scanner that still sees ALLOC only skips the run. */
 #include <errno.h>
 
 #include "arena_impl.h"
@@ -32,7 +32,8 @@ static bool is_head(uint64_t w)
 /* Length of the run at page i, sanitised: a corrupt npages skips one page. */
 static uint64_t run_len(const zr_arena *a, uint64_t i)
 {
-	uint64_t n = a->pmeta[i].npages;
+	/* relaxed: ordered by the acquire load of the head word (A1) */
+	uint64_t n = atomic_load_explicit(&a->pmeta[i].a_npages, memory_order_relaxed);
 	return n == 0 || n > a->npages - i ? 1 : n;
 }
 
@@ -91,8 +92,9 @@ int zri_large_alloc(zr_arena *a, size_t size, zr_payload *out)
 	struct zri_page_meta *m = &a->pmeta[first];
 	/* relaxed: the head is FREE and we hold the lock */
 	uint32_t gen = ZRI_BLK_GEN(atomic_load_explicit(&m->a_word, memory_order_relaxed)) + 1;
-	m->npages = (uint32_t)need;
-	m->len = size;
+	/* relaxed: published by R1 below */
+	atomic_store_explicit(&m->a_npages, (uint32_t)need, memory_order_relaxed);
+	atomic_store_explicit(&m->a_len, size, memory_order_relaxed);
 	/* R1: pairs with A1 in find_run() and zri_large_resolve() */
 	atomic_store_explicit(&m->a_word, zri_blk_word(gen, a->self, ZRI_BLK_ALLOC),
 			      memory_order_release);
@@ -128,12 +130,14 @@ int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr,
 		return ZR_ESTALE;
 	if (!is_head(w))
 		return ZR_EDOUBLEFREE;
-	if (m->len > (a->npages - page) * a->page_size)
+	/* relaxed: ordered by A1 above */
+	uint64_t len = atomic_load_explicit(&m->a_len, memory_order_relaxed);
+	if (len > (a->npages - page) * a->page_size)
 		return ZR_ECORRUPT;
 	if (ptr)
 		*ptr = a->base + off;
 	if (size)
-		*size = m->len;
+		*size = len;
 	if (word)
 		*word = &m->a_word;
 	return 0;
@@ -154,10 +158,12 @@ int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen)
 		if (!is_head(w))
 			return ZR_EDOUBLEFREE;
 		n = run_len(a, page); /* before the CAS: the head may be reused after it */
-		/* relaxed: see the synchronisation map */
+		/* R2: pairs with A1 in find_run(); the last user's reads of the pages
+		 * and of npages/len happen before the next allocation's writes.
+		 * relaxed on failure: retried */
 		if (atomic_compare_exchange_weak_explicit(&m->a_word, &w,
 							  zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE),
-							  memory_order_relaxed, memory_order_relaxed))
+							  memory_order_release, memory_order_relaxed))
 			break;
 	}
 	/* relaxed: statistics only */

@@ -127,7 +127,8 @@ static void large_stat(const zr_arena *a, zr_slab_class_stats *s)
 		/* relaxed: a snapshot for display */
 		uint64_t w = atomic_load_explicit(&a->pmeta[i].a_word, memory_order_relaxed);
 		uint32_t st = ZRI_BLK_STATE(w);
-		uint64_t n = a->pmeta[i].npages;
+		/* relaxed: a snapshot for display */
+		uint64_t n = atomic_load_explicit(&a->pmeta[i].a_npages, memory_order_relaxed);
 		if ((st == ZRI_BLK_ALLOC || st == ZRI_BLK_ORPHAN) && n && n <= a->npages - i) {
 			s->in_use += n;
 			s->orphans += st == ZRI_BLK_ORPHAN ? n : 0;
@@ -193,7 +194,9 @@ void zr_slab_usage_by_owner(const zr_arena *a, zr_slab_owner_usage *out, size_t 
 		/* relaxed: a snapshot for display */
 		uint64_t w = atomic_load_explicit(&a->pmeta[i].a_word, memory_order_relaxed);
 		if (ZRI_BLK_STATE(w) == ZRI_BLK_ALLOC || ZRI_BLK_STATE(w) == ZRI_BLK_ORPHAN)
-			count_owner(a, out, cap, n, w, a->pmeta[i].len);
+			/* relaxed: a snapshot for display */
+			count_owner(a, out, cap, n, w,
+				    atomic_load_explicit(&a->pmeta[i].a_len, memory_order_relaxed));
 	}
 }
 

@@ -1,15 +1,24 @@
 #!/bin/sh
-# Fails if a test left a zring-test-* segment in /dev/shm.
-# --clean: remove leftovers of earlier runs first (run as a fixture setup).
+# Fails if a finished test left a segment in /dev/shm. Tests name their
+# segments zring-test-<pid>-<n> or zring-fuzz-<pid>[-...]: a segment whose
+# pid is gone was left behind (segments of tests still running elsewhere,
+# e.g. a parallel session, are not touched).
+# --clean: remove such leftovers of earlier runs (fixture setup).
+left=""
+for f in /dev/shm/zring-test-* /dev/shm/zring-fuzz-*; do
+  [ -e "$f" ] || continue
+  pid=$(basename "$f" | sed -E 's/^zring-(test|fuzz)-([0-9]+).*/\2/')
+  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+    left="$left $(basename "$f")"
+    rm -f "$f"
+  fi
+done
 if [ "$1" = "--clean" ]; then
-  rm -f /dev/shm/zring-test-* /dev/shm/zring-fuzz-*
+  [ -n "$left" ] && echo "removed leftovers of earlier runs:$left"
   exit 0
 fi
-left=$(ls /dev/shm 2>/dev/null | grep -E '^zring-(test|fuzz)-' || true)
 if [ -n "$left" ]; then
-  echo "segments left in /dev/shm by tests:" >&2
-  echo "$left" >&2
-  rm -f /dev/shm/zring-test-* /dev/shm/zring-fuzz-*
+  echo "segments left in /dev/shm by tests:$left" >&2
   exit 1
 fi
 echo "no zring test segment left in /dev/shm"

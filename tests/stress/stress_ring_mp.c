@@ -200,7 +200,8 @@ static int consume(zr_ring *r, const struct variant *v, unsigned cid, struct sha
 		t.pending = 0;
 		if (k)
 			continue;
-		if (atomic_load_explicit(&sh->consumed, memory_order_relaxed) >= total || stopped(sh))
+		if (atomic_load_explicit(&sh->consumed, memory_order_relaxed) >= total ||
+		    stopped(sh))
 			break;
 		backoff(&spins);
 	}
@@ -331,8 +332,8 @@ static int check_tally(const struct variant *v, zr_ring *r, _Atomic uint8_t *cou
 		if (c == 1)
 			continue;
 		if ((c == 0 ? lost++ : dup++) < 5)
-			fprintf(stderr, "%s: producer %u seq %" PRIu64 " counted %u times\n", v->name,
-				(unsigned)(i / opt.entries), i % opt.entries, c);
+			fprintf(stderr, "%s: producer %u seq %" PRIu64 " counted %u times\n",
+				v->name, (unsigned)(i / opt.entries), i % opt.entries, c);
 	}
 	RCHECK(lost == 0 && dup == 0, r, "%s: %" PRIu64 " entries lost, %" PRIu64 " duplicated",
 	       v->name, lost, dup);

@@ -217,8 +217,9 @@ static int take_entry(struct endpoint *e, struct run *run, struct tally *t, uint
 	ECHECK(p < run->v->producers && seq < opt.entries, e,
 	       "consumer %u: entry %#" PRIx64 " names no entry that was sent", cid, x);
 	unsigned lvl = e->ib ? level_of(p, seq) : 0;
-	ECHECK(prio == lvl, e, "consumer %u: producer %u seq %" PRIu64 " popped at level %u, sent at %u",
-	       cid, p, seq, prio, lvl);
+	ECHECK(prio == lvl, e,
+	       "consumer %u: producer %u seq %" PRIu64 " popped at level %u, pushed at %u", cid, p,
+	       seq, prio, lvl);
 	ECHECK((int64_t)seq > t->last[p][lvl], e,
 	       "consumer %u: producer %u level %u seq %" PRIu64 " came after seq %" PRId64
 	       " (per-producer FIFO broken)",
@@ -227,8 +228,8 @@ static int take_entry(struct endpoint *e, struct run *run, struct tally *t, uint
 	/* relaxed: a tally, read by the main thread after joining */
 	unsigned before = atomic_fetch_add_explicit(&run->counts[p * opt.entries + seq], 1,
 						    memory_order_relaxed);
-	ECHECK(before == 0, e, "consumer %u: producer %u seq %" PRIu64 " delivered %u times", cid, p,
-	       seq, before + 1);
+	ECHECK(before == 0, e, "consumer %u: producer %u seq %" PRIu64 " delivered %u times", cid,
+	       p, seq, before + 1);
 	t->got++;
 	t->pending++;
 	return 0;
@@ -354,7 +355,8 @@ static int watch(struct run *run, struct endpoint *e, unsigned n)
 	/* relaxed: see worker_main() */
 	while (atomic_load_explicit(&run->finished, memory_order_relaxed) < n) {
 		if (now_ns() > deadline) {
-			fprintf(stderr, "watchdog: %s still running after %u s (seed=%" PRIu64 ")\n",
+			fprintf(stderr,
+				"watchdog: %s still running after %u s (seed=%" PRIu64 ")\n",
 				run->v->name, opt.timeout_s, zr_test_seed);
 			ep_dump(e);
 			atomic_store_explicit(&run->failed, 1, memory_order_relaxed);
@@ -401,8 +403,9 @@ static int check_ring_end(struct endpoint *e, zr_ring *r, uint64_t want)
 	ECHECK(s.enqueued == want && s.dequeued == want && s.count == 0, e,
 	       "ring %s: stat enqueued %" PRIu64 " dequeued %" PRIu64 " count %u, want %" PRIu64,
 	       zr_ring_name(r), s.enqueued, s.dequeued, s.count, want);
-	ECHECK(s.drops == 0 && s.redelivers == 0, e, "ring %s: drops %" PRIu64 " redelivers %" PRIu64,
-	       zr_ring_name(r), s.drops, s.redelivers);
+	ECHECK(s.drops == 0 && s.redelivers == 0, e,
+	       "ring %s: drops %" PRIu64 " redelivers %" PRIu64, zr_ring_name(r), s.drops,
+	       s.redelivers);
 	return 0;
 }
 
