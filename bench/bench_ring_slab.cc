@@ -36,7 +36,8 @@
 #define ZR_BUILD_TYPE "unknown"
 #endif
 
-namespace {
+namespace
+{
 
 constexpr unsigned kMaxBurst = 128;
 constexpr uint32_t kRingCap = 1024;
@@ -57,17 +58,24 @@ struct Globals {
 // A handle opened by the thread that uses it: handles the main thread
 // opened one after the other may share a cache line, and a spinning
 // consumer writes its handle (the cached tail) on every empty poll.
-class Local {
+class Local
+{
       public:
 	explicit Local(const zr_ring *shared)
 	{
 		if (zr_ring_open(g.arena, zr_ring_name(shared), &r_) != 0)
 			r_ = nullptr;
 	}
-	~Local() { zr_ring_close(r_); }
+	~Local()
+	{
+		zr_ring_close(r_);
+	}
 	Local(const Local &) = delete;
 	Local &operator=(const Local &) = delete;
-	zr_ring *get() const { return r_; }
+	zr_ring *get() const
+	{
+		return r_;
+	}
 
       private:
 	zr_ring *r_ = nullptr;
@@ -127,7 +135,8 @@ void find_cpus()
 }
 
 // Pins the calling thread for the lifetime of the object, then restores it.
-class Pin {
+class Pin
+{
       public:
 	explicit Pin(int thread_index)
 	{

@@ -10,7 +10,8 @@
 
 static uint32_t slot_bytes(uint32_t kind)
 {
-	return kind == ZR_RING_MPMC ? (uint32_t)sizeof(struct zri_slot) : (uint32_t)sizeof(uint64_t);
+	return kind == ZR_RING_MPMC ? (uint32_t)sizeof(struct zri_slot)
+				    : (uint32_t)sizeof(uint64_t);
 }
 
 uint64_t zri_ring_bytes(uint32_t kind, uint32_t capacity)
@@ -33,7 +34,8 @@ void zri_ring_init(struct zri_ring *h, uint32_t kind, uint32_t capacity, uint32_
 		struct zri_slot *s = (void *)((char *)h + h->slots_off);
 		for (uint32_t i = 0; i < capacity; i++)
 			/* relaxed: the ring is published later by the directory entry (R) */
-			atomic_store_explicit(&s[i].a_state, (uint64_t)i << 24, memory_order_relaxed);
+			atomic_store_explicit(&s[i].a_state, (uint64_t)i << 24,
+					      memory_order_relaxed);
 	}
 }
 
@@ -41,7 +43,8 @@ static int corrupt(zr_diag *diag, const char *what, const struct zri_ring *h)
 {
 	if (diag) {
 		diag->code = ZR_ECORRUPT;
-		snprintf(diag->msg, sizeof(diag->msg), "ring header at %p: %s", (const void *)h, what);
+		snprintf(diag->msg, sizeof(diag->msg), "ring header at %p: %s", (const void *)h,
+			 what);
 	}
 	return ZR_ECORRUPT;
 }
@@ -227,13 +230,17 @@ void zr_ring_dump(FILE *f, const zr_ring *r)
 			  atomic_load_explicit(&h->a_tail, memory_order_relaxed)};
 	for (int k = 0; k < 2; k++) {
 		for (uint64_t pos = at[k] - 2; pos != at[k] + 3; pos++) {
-			const struct zri_slot *sl = &((const struct zri_slot *)r->slots)[pos & r->mask];
+			const struct zri_slot *sl =
+				&((const struct zri_slot *)r->slots)[pos & r->mask];
 			/* relaxed: a snapshot for diagnosis */
 			uint64_t st = atomic_load_explicit(&sl->a_state, memory_order_relaxed);
-			fprintf(f, "  %s%+d slot %" PRIu64 ": %s pos %" PRIu64 " owner %u value %#" PRIx64 "\n",
-				k ? "tail" : "head", (int)(pos - at[k]), pos & r->mask, slot_kind_name(st),
-				st >> 24, (uint32_t)(st >> 2) & ZRI_OWNER_MASK,
-				atomic_load_explicit(&sl->a_value, memory_order_relaxed));
+			uint64_t v = atomic_load_explicit(&sl->a_value, memory_order_relaxed);
+			fprintf(f,
+				"  %s%+d slot %" PRIu64 ": %s pos %" PRIu64
+				" owner %u value %#" PRIx64 "\n",
+				k ? "tail" : "head", (int)(pos - at[k]), pos & r->mask,
+				slot_kind_name(st), st >> 24, (uint32_t)(st >> 2) & ZRI_OWNER_MASK,
+				v);
 		}
 	}
 }

@@ -14,12 +14,12 @@ typedef bool (*zri_alive_fn)(const void *ctx, uint32_t owner);
 
 struct zr_ring {
 	struct zri_ring *hdr;
-	void *slots;        /* struct zri_slot[] (MPMC) or _Atomic uint64_t[] (SPSC) */
-	uint32_t kind;      /* copies of the immutable header, checked at bind */
+	void *slots;   /* struct zri_slot[] (MPMC) or _Atomic uint64_t[] (SPSC) */
+	uint32_t kind; /* copies of the immutable header, checked at bind */
 	uint32_t capacity;
 	uint32_t mask;
 	uint32_t wait_mode;
-	uint32_t self;      /* this process's owner id (0 when read-only) */
+	uint32_t self;	      /* this process's owner id (0 when read-only) */
 	uint64_t cached_head; /* SPSC producer's last view of a_head */
 	uint64_t cached_tail; /* SPSC consumer's last view of a_tail */
 	zri_alive_fn alive;
@@ -73,9 +73,9 @@ typedef bool (*zri_try_fn)(void *obj, uint64_t *out, unsigned *prio);
 void zri_waitq_notify(_Atomic uint32_t *futex, _Atomic uint32_t *waiters, _Atomic uint64_t *wakes);
 struct zri_waitq {
 	uint32_t mode;
-	_Atomic uint32_t *futex;   /* changes on every wake */
+	_Atomic uint32_t *futex; /* changes on every wake */
 	_Atomic uint32_t *waiters;
-	_Atomic uint32_t *kicks;   /* changes on wake_all */
+	_Atomic uint32_t *kicks; /* changes on wake_all */
 	_Atomic uint64_t *waits;
 };
 int zri_waitq_wait(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,

@@ -59,9 +59,18 @@ static inline uint64_t st_make(uint64_t pos, uint32_t owner, uint32_t kind)
 {
 	return (pos & POS_MASK) << 24 | (uint64_t)(owner & ZRI_OWNER_MASK) << 2 | kind;
 }
-static inline uint64_t st_pos(uint64_t st) { return st >> 24; }
-static inline uint32_t st_owner(uint64_t st) { return (uint32_t)(st >> 2) & ZRI_OWNER_MASK; }
-static inline uint32_t st_kind(uint64_t st) { return (uint32_t)st & 3u; }
+static inline uint64_t st_pos(uint64_t st)
+{
+	return st >> 24;
+}
+static inline uint32_t st_owner(uint64_t st)
+{
+	return (uint32_t)(st >> 2) & ZRI_OWNER_MASK;
+}
+static inline uint32_t st_kind(uint64_t st)
+{
+	return (uint32_t)st & 3u;
+}
 
 /* Signed distance from position p to the position a slot state names. */
 static inline int64_t pos_dist(uint64_t st, uint64_t p)
@@ -187,9 +196,9 @@ bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
 		}
 		/* relaxed: the value was made visible by A1, and only this CAS's
 		 * winner may release the slot for the next producer */
-		if (!atomic_compare_exchange_weak_explicit(&s->a_state, &st,
-							   st_make(hd, r->self, ZRI_SLOT_TAKEN),
-							   memory_order_relaxed, memory_order_relaxed))
+		if (!atomic_compare_exchange_weak_explicit(
+			    &s->a_state, &st, st_make(hd, r->self, ZRI_SLOT_TAKEN),
+			    memory_order_relaxed, memory_order_relaxed))
 			continue;
 		help_advance(&h->a_head, hd);
 		/* relaxed: stable until we release the slot (R2) */
@@ -206,7 +215,8 @@ void zri_mpmc_release(struct zr_ring *r, uint64_t ticket)
 {
 	/* R2: pairs with A2 in zri_mpmc_enqueue(); our read of the value is done */
 	atomic_store_explicit(&slot_at(r, ticket)->a_state,
-			      st_make(ticket + r->capacity, 0, ZRI_SLOT_FREE), memory_order_release);
+			      st_make(ticket + r->capacity, 0, ZRI_SLOT_FREE),
+			      memory_order_release);
 }
 
 bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out)
@@ -234,7 +244,8 @@ void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers)
 		uint64_t r0 = atomic_load_explicit(&r->hdr->a_redelivers, memory_order_relaxed);
 		repair_slot(r, s, st);
 		*drops += atomic_load_explicit(&r->hdr->a_drops, memory_order_relaxed) - d0;
-		*redelivers += atomic_load_explicit(&r->hdr->a_redelivers, memory_order_relaxed) - r0;
+		*redelivers +=
+			atomic_load_explicit(&r->hdr->a_redelivers, memory_order_relaxed) - r0;
 	}
 }
 
@@ -287,7 +298,8 @@ void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n)
 		struct zri_slot *s = slot_at(r, i);
 		/* relaxed: the arena is published later by its READY state (release) */
 		atomic_store_explicit(&s->a_value, i, memory_order_relaxed);
-		atomic_store_explicit(&s->a_state, st_make(i, 0, ZRI_SLOT_FULL), memory_order_relaxed);
+		atomic_store_explicit(&s->a_state, st_make(i, 0, ZRI_SLOT_FULL),
+				      memory_order_relaxed);
 	}
 	/* relaxed: as above */
 	atomic_store_explicit(&r->hdr->a_tail, n, memory_order_relaxed);

@@ -45,7 +45,7 @@ void zri_ring_notify(struct zr_ring *r)
 static int spin_phase(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
 		      unsigned *prio, uint64_t start, uint64_t deadline)
 {
-	uint64_t spin_until = q->mode == ZR_WAIT_SPIN	     ? deadline
+	uint64_t spin_until = q->mode == ZR_WAIT_SPIN	      ? deadline
 			      : q->mode == ZR_WAIT_SPIN_FUTEX ? start + SPIN_BEFORE_SLEEP_NS
 							      : start;
 	while (zri_now_ns() < spin_until) {
@@ -132,8 +132,8 @@ static bool ring_try(void *obj, uint64_t *out, unsigned *prio)
 
 int zr_ring_dequeue_wait(zr_ring *r, uint64_t *out, int64_t timeout_ns)
 {
-	struct zri_waitq q = {r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters,
-			      &r->hdr->a_kicks, &r->hdr->a_waits};
+	struct zri_waitq q = {r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters, &r->hdr->a_kicks,
+			      &r->hdr->a_waits};
 	return zri_waitq_wait(&q, ring_try, r, out, NULL, timeout_ns);
 }
 

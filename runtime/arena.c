@@ -21,7 +21,7 @@
 
 #define SHM_DIR "/dev/shm"
 #define OPEN_WAIT_NS 100000000u /* wait for an arena being created */
-#define YOUNG_NS 2000000000u    /* a segment this young may still be in creation */
+#define YOUNG_NS 2000000000u	/* a segment this young may still be in creation */
 
 static int shm_path(const char *name, char *path, size_t cap, char *clean, zr_diag *diag)
 {
@@ -55,7 +55,8 @@ static int preflight(const char *path, uint64_t size, zr_diag *diag)
 	uint64_t avail;
 	int rc = zri_fs_free_bytes(dir, &avail);
 	if (rc)
-		return zri_diag_set(diag, rc, "cannot read free space of %s: %s", dir, zr_strerror(rc));
+		return zri_diag_set(diag, rc, "cannot read free space of %s: %s", dir,
+				    zr_strerror(rc));
 	if (avail < size)
 		return zri_diag_set(diag, ZR_ENOSPACE,
 				    "arena needs %llu bytes but %s has %llu free; "
@@ -131,9 +132,11 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		mode_t mode = (cfg.flags & ZR_ARENA_GROUP) ? 0660 : 0600;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (fd < 0)
-			rc = zri_diag_set(diag, -errno, "cannot create %s: %s", path, strerror(errno));
+			rc = zri_diag_set(diag, -errno, "cannot create %s: %s", path,
+					  strerror(errno));
 		else if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)cfg.size) != 0)
-			rc = zri_diag_set(diag, -errno, "cannot size %s: %s", path, strerror(errno));
+			rc = zri_diag_set(diag, -errno, "cannot size %s: %s", path,
+					  strerror(errno));
 	}
 	if (rc == 0 && !(cfg.flags & ZR_ARENA_NO_PREFAULT)) {
 		int e = posix_fallocate(fd, 0, (off_t)cfg.size);
@@ -254,14 +257,15 @@ static int read_header(int fd, const char *path, struct zri_header *h, uint64_t 
 					    path, h->creator_pid);
 		if (!waiting || !is_young(&st)) {
 			if (*size == 0)
-				return zri_diag_set(diag, ZR_ENOTREADY,
-						    "%s is empty: its creator died before sizing it",
-						    path);
+				return zri_diag_set(
+					diag, ZR_ENOTREADY,
+					"%s is empty: its creator died before sizing it", path);
 			if (h->magic == ZRI_MAGIC && waiting)
 				; /* creator alive and working: keep waiting */
 			else if (h->magic == ZRI_MAGIC)
-				return zri_diag_set(diag, -EAGAIN, "%s: still being created by pid %u",
-						    path, h->creator_pid);
+				return zri_diag_set(diag, -EAGAIN,
+						    "%s: still being created by pid %u", path,
+						    h->creator_pid);
 			else
 				break; /* let validation name the problem */
 		}
@@ -307,7 +311,8 @@ static int open_at(const char *path, const char *name, unsigned flags, bool file
 		rc = zri_header_validate(a->hdr, a->size, NULL) == 0 &&
 				     !memcmp(a->hdr, h, offsetof(struct zri_header, checksum) + 8)
 			     ? zri_arena_bind(a, h, diag)
-			     : zri_diag_set(diag, ZR_ECORRUPT, "%s: header changed while opening", path);
+			     : zri_diag_set(diag, ZR_ECORRUPT, "%s: header changed while opening",
+					    path);
 	}
 	if (rc == 0 && !ro && (rc = zri_proc_claim(a)) != 0)
 		zri_diag_set(diag, rc, "%s: all %u process slots are held by live processes", path,

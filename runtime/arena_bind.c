@@ -18,7 +18,8 @@ static bool free_entry_unclaimed(const void *ctx, uint64_t e)
 	/* relaxed: the refiller is dead; only recovery changes its blocks */
 	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
 	uint32_t s = ZRI_BLK_STATE(w);
-	return ZRI_BLK_GEN(w) == (uint32_t)(e >> 32) && (s == ZRI_BLK_FREE || s == ZRI_BLK_FLUSHING);
+	return ZRI_BLK_GEN(w) == (uint32_t)(e >> 32) &&
+	       (s == ZRI_BLK_FREE || s == ZRI_BLK_FLUSHING);
 }
 
 static int bind_classes(zr_arena *a, const struct zri_header *h, zr_diag *diag)
@@ -33,16 +34,18 @@ static int bind_classes(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 		rt->stats = at(a, k->stats_off);
 		if (!k->nblocks)
 			continue;
-		int rc = zri_ring_bind(&rt->free_ring, at(a, k->ring_off), k->data_off - k->ring_off,
-				       a->self, zri_owner_alive, a, diag);
+		int rc =
+			zri_ring_bind(&rt->free_ring, at(a, k->ring_off), k->data_off - k->ring_off,
+				      a->self, zri_owner_alive, a, diag);
 		if (rc)
 			return rc;
 		rt->free_ring.keep_taken = free_entry_unclaimed;
 		rt->free_ring.keep_ctx = rt;
 		if (rt->free_ring.kind != ZR_RING_MPMC || rt->free_ring.capacity != k->nblocks)
-			return zri_diag_set(diag, ZR_ECORRUPT,
-					    "free queue of size class %u does not match its %llu blocks",
-					    c, (unsigned long long)k->nblocks);
+			return zri_diag_set(
+				diag, ZR_ECORRUPT,
+				"free queue of size class %u does not match its %llu blocks", c,
+				(unsigned long long)k->nblocks);
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
 struct zri_class_rt {
 	uint64_t block_size;
 	uint64_t nblocks;
-	uint64_t data_off;     /* from the arena base */
+	uint64_t data_off; /* from the arena base */
 	_Atomic uint64_t *meta;
 	struct zri_class_stats *stats;
 	struct zr_ring free_ring; /* entries: gen << 32 | block index */
@@ -29,9 +29,9 @@ struct zr_arena {
 	struct zri_header *hdr;
 	bool readonly;
 	bool file_backed;
-	uint32_t self;     /* owner id; 0 when read-only */
+	uint32_t self; /* owner id; 0 when read-only */
 	uint32_t self_idx;
-	pid_t pid;         /* process that opened this handle */
+	pid_t pid; /* process that opened this handle */
 	char name[ZR_NAME_MAX + 1];
 	char path[PATH_MAX];
 	struct zri_proc *procs;

@@ -90,14 +90,16 @@ int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *d
 	uint64_t procs = (uint64_t)cfg->max_procs * sizeof(struct zri_proc);
 	add_section(h, ZRI_SEC_PROCS, off, procs, cfg->max_procs);
 	off = ZRI_ALIGN(off + procs, PAGE);
-	uint64_t dir = sizeof(struct zri_ringdir) + (uint64_t)cfg->max_rings * sizeof(struct zri_dirent);
+	uint64_t dir =
+		sizeof(struct zri_ringdir) + (uint64_t)cfg->max_rings * sizeof(struct zri_dirent);
 	add_section(h, ZRI_SEC_RINGDIR, off, dir, cfg->max_rings);
 	off = ZRI_ALIGN(off + dir, PAGE);
 	uint64_t ring_bytes = ZRI_ALIGN(cfg->ring_bytes, PAGE);
 	if (off + ring_bytes + 16 * PAGE > cfg->size)
-		return zri_diag_set(diag, -EINVAL,
-				    "arena of %zu bytes cannot hold %llu bytes of rings and its tables",
-				    cfg->size, (unsigned long long)ring_bytes);
+		return zri_diag_set(
+			diag, -EINVAL,
+			"arena of %zu bytes cannot hold %llu bytes of rings and its tables",
+			cfg->size, (unsigned long long)ring_bytes);
 	add_section(h, ZRI_SEC_RINGHEAP, off, ring_bytes, 0);
 	off += ring_bytes;
 	uint64_t payload_space = cfg->size - off;
@@ -110,7 +112,8 @@ int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *d
 	uint64_t left = cfg->size > lstart ? cfg->size - lstart : 0;
 	uint64_t ctl = sizeof(struct zri_large_ctl);
 	uint64_t npages = left > ctl + ZRI_LARGE_PAGE
-				  ? (left - ctl - ZRI_LARGE_PAGE) / (ZRI_LARGE_PAGE + sizeof(struct zri_page_meta))
+				  ? (left - ctl - ZRI_LARGE_PAGE) /
+					    (ZRI_LARGE_PAGE + sizeof(struct zri_page_meta))
 				  : 0;
 	h->large.page_size = ZRI_LARGE_PAGE;
 	h->large.npages = npages;

@@ -36,14 +36,16 @@ static int check_sections(const struct zri_header *h, zr_diag *diag)
 		const struct zri_section *s = &h->sections[i];
 		if (s->kind < ZRI_SEC_PROCS || s->kind > ZRI_SEC_LARGE || (seen & (1u << s->kind)))
 			return zri_diag_set(diag, ZR_ECORRUPT,
-					    "section %u has unknown or repeated kind %u", i, s->kind);
+					    "section %u has unknown or repeated kind %u", i,
+					    s->kind);
 		seen |= 1u << s->kind;
 		if (!range_ok(s->offset, s->size, ZRI_HDR_BYTES, h->arena_size) || s->offset % 64)
-			return zri_diag_set(diag, ZR_ECORRUPT,
-					    "section %u (kind %u) at %#llx + %#llx lies outside the "
-					    "arena of %#llx bytes",
-					    i, s->kind, (unsigned long long)s->offset,
-					    (unsigned long long)s->size, (unsigned long long)h->arena_size);
+			return zri_diag_set(
+				diag, ZR_ECORRUPT,
+				"section %u (kind %u) at %#llx + %#llx lies outside the "
+				"arena of %#llx bytes",
+				i, s->kind, (unsigned long long)s->offset,
+				(unsigned long long)s->size, (unsigned long long)h->arena_size);
 		for (uint32_t j = 0; j < i; j++) {
 			const struct zri_section *o = &h->sections[j];
 			if (s->offset < o->offset + o->size && o->offset < s->offset + s->size)
@@ -62,7 +64,8 @@ static int check_sections(const struct zri_header *h, zr_diag *diag)
 				    h->max_procs);
 	const struct zri_section *d = zri_header_section(h, ZRI_SEC_RINGDIR);
 	if (h->max_rings == 0 || d->count != h->max_rings ||
-	    d->size < sizeof(struct zri_ringdir) + (uint64_t)h->max_rings * sizeof(struct zri_dirent))
+	    d->size <
+		    sizeof(struct zri_ringdir) + (uint64_t)h->max_rings * sizeof(struct zri_dirent))
 		return zri_diag_set(diag, ZR_ECORRUPT, "ring directory of %u entries does not fit",
 				    h->max_rings);
 	return 0;
@@ -82,26 +85,29 @@ static int check_classes(const struct zri_header *h, zr_diag *diag)
 			  (n == 0 || (n >= 2 && n <= (UINT64_C(1) << 30) && !(n & (n - 1)))) &&
 			  range_ok(k->stats_off, sizeof(struct zri_class_stats), lo, hi) &&
 			  k->stats_off % ZRI_LINE == 0 && range_ok(k->meta_off, n * 8, lo, hi) &&
-			  k->meta_off % 8 == 0 && range_ok(k->data_off, n * k->block_size, lo, hi) &&
-			  k->data_off % 64 == 0;
+			  k->meta_off % 8 == 0 &&
+			  range_ok(k->data_off, n * k->block_size, lo, hi) && k->data_off % 64 == 0;
 		if (ok && n)
-			ok = range_ok(k->ring_off, zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n), lo, hi) &&
+			ok = range_ok(k->ring_off, zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n), lo,
+				      hi) &&
 			     k->ring_off % 64 == 0;
 		/* in the order zri_layout_plan() writes, disjoint: stats, meta,
 		 * ring, blocks, then the next class */
 		uint64_t meta_end = k->meta_off + n * 8;
-		uint64_t ring_end = n ? k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n) : meta_end;
+		uint64_t ring_end =
+			n ? k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n) : meta_end;
 		if (ok)
-			ok = k->stats_off >= lo && k->meta_off >= k->stats_off + sizeof(struct zri_class_stats) &&
+			ok = k->stats_off >= lo &&
+			     k->meta_off >= k->stats_off + sizeof(struct zri_class_stats) &&
 			     (n == 0 || k->ring_off >= meta_end) && k->data_off >= ring_end;
 		if (ok)
 			lo = k->data_off + n * k->block_size;
 		if (!ok)
-			return zri_diag_set(diag, ZR_ECORRUPT,
-					    "size class %u (%llu blocks of %llu bytes) lies outside "
-					    "the slab section",
-					    c, (unsigned long long)n,
-					    (unsigned long long)k->block_size);
+			return zri_diag_set(
+				diag, ZR_ECORRUPT,
+				"size class %u (%llu blocks of %llu bytes) lies outside "
+				"the slab section",
+				c, (unsigned long long)n, (unsigned long long)k->block_size);
 	}
 	return 0;
 }
@@ -113,12 +119,14 @@ static int check_large(const struct zri_header *h, zr_diag *diag)
 	uint64_t lo = s->offset, hi = s->offset + s->size;
 	if (l->page_size != ZRI_LARGE_PAGE || l->npages > (UINT64_C(1) << 32) ||
 	    s->count != l->npages || !range_ok(l->ctl_off, sizeof(struct zri_large_ctl), lo, hi) ||
-	    l->ctl_off % ZRI_LINE || !range_ok(l->meta_off, l->npages * sizeof(struct zri_page_meta), lo, hi) ||
+	    l->ctl_off % ZRI_LINE ||
+	    !range_ok(l->meta_off, l->npages * sizeof(struct zri_page_meta), lo, hi) ||
 	    l->meta_off % 8 || l->meta_off < l->ctl_off + sizeof(struct zri_large_ctl) ||
 	    (l->npages && (!range_ok(l->data_off, l->npages * l->page_size, lo, hi) ||
 			   l->data_off % l->page_size ||
 			   l->data_off < l->meta_off + l->npages * sizeof(struct zri_page_meta))))
-		return zri_diag_set(diag, ZR_ECORRUPT, "large heap of %llu pages lies outside its section",
+		return zri_diag_set(diag, ZR_ECORRUPT,
+				    "large heap of %llu pages lies outside its section",
 				    (unsigned long long)l->npages);
 	uint64_t largest = l->npages * l->page_size;
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
@@ -126,7 +134,8 @@ static int check_large(const struct zri_header *h, zr_diag *diag)
 			largest = h->classes[c].block_size;
 	if (h->max_payload > largest)
 		return zri_diag_set(diag, ZR_ECORRUPT, "max payload %llu exceeds the heap (%llu)",
-				    (unsigned long long)h->max_payload, (unsigned long long)largest);
+				    (unsigned long long)h->max_payload,
+				    (unsigned long long)largest);
 	return 0;
 }
 
@@ -137,11 +146,13 @@ int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag 
 		return zri_diag_set(diag, ZR_EFOREIGN, "magic %#llx is not zring's %#llx",
 				    (unsigned long long)h->magic, (unsigned long long)ZRI_MAGIC);
 	if (file_size < ZRI_HDR_BYTES)
-		return zri_diag_set(diag, ZR_ETRUNC, "segment has %llu bytes, less than a header (%u)",
+		return zri_diag_set(diag, ZR_ETRUNC,
+				    "segment has %llu bytes, less than a header (%u)",
 				    (unsigned long long)file_size, ZRI_HDR_BYTES);
 	if (h->magic == 0)
-		return zri_diag_set(diag, ZR_ENOTREADY,
-				    "header was never written: its creator died before initialising it");
+		return zri_diag_set(
+			diag, ZR_ENOTREADY,
+			"header was never written: its creator died before initialising it");
 	if (h->layout_version != ZRI_LAYOUT_VERSION)
 		return zri_diag_set(diag, ZR_EVERSION, "layout version %u, this build reads %u",
 				    h->layout_version, ZRI_LAYOUT_VERSION);
@@ -151,11 +162,12 @@ int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag 
 				    (unsigned long long)h->fingerprint,
 				    (unsigned long long)zri_layout_fingerprint());
 	if (h->header_bytes != ZRI_HDR_BYTES)
-		return zri_diag_set(diag, ZR_ECORRUPT, "header size %u, expected %u", h->header_bytes,
-				    ZRI_HDR_BYTES);
+		return zri_diag_set(diag, ZR_ECORRUPT, "header size %u, expected %u",
+				    h->header_bytes, ZRI_HDR_BYTES);
 	if (h->arena_size > file_size)
 		return zri_diag_set(diag, ZR_ETRUNC, "segment has %llu bytes, its header says %llu",
-				    (unsigned long long)file_size, (unsigned long long)h->arena_size);
+				    (unsigned long long)file_size,
+				    (unsigned long long)h->arena_size);
 	if (h->checksum != zri_header_checksum(h))
 		return zri_diag_set(diag, ZR_ECORRUPT,
 				    "header checksum %#llx does not match its contents (%#llx)",

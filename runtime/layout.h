@@ -20,10 +20,10 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define ZRI_LINE 128 /* spacing of independently written words */
-#define ZRI_ALIGN(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+#define ZRI_ALIGN(x, a) (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 2u /* 2: wake_all counters */
+#define ZRI_LAYOUT_VERSION 2u		/* 2: wake_all counters */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u
@@ -55,11 +55,11 @@ static inline uint32_t zri_owner_gen(uint32_t owner)
 
 /* ---- header ------------------------------------------------------------ */
 enum zri_section_kind {
-	ZRI_SEC_PROCS = 1,    /* struct zri_proc[max_procs] */
-	ZRI_SEC_RINGDIR = 2,  /* struct zri_ringdir + zri_dirent[max_rings] */
-	ZRI_SEC_RINGHEAP = 3, /* rings, carved by a bump pointer */
-	ZRI_SEC_SLAB = 4,     /* per class: stats, meta, free ring, blocks */
-	ZRI_SEC_LARGE = 5,    /* large heap: control, page meta, pages */
+	ZRI_SEC_PROCS = 1,     /* struct zri_proc[max_procs] */
+	ZRI_SEC_RINGDIR = 2,   /* struct zri_ringdir + zri_dirent[max_rings] */
+	ZRI_SEC_RINGHEAP = 3,  /* rings, carved by a bump pointer */
+	ZRI_SEC_SLAB = 4,      /* per class: stats, meta, free ring, blocks */
+	ZRI_SEC_LARGE = 5,     /* large heap: control, page meta, pages */
 	ZRI_SEC_PROCSTATS = 6, /* per process and class: cached block counts */
 };
 
@@ -96,31 +96,31 @@ enum zri_arena_state {
 
 struct zri_header {
 	union {
-	struct {
-	/* immutable after creation, covered by `checksum` */
-	uint64_t magic;
-	uint32_t layout_version;
-	uint32_t header_bytes;
-	uint64_t fingerprint;
-	uint64_t arena_size;
-	uint64_t created_ns;
-	uint32_t creator_pid;
-	uint32_t creator_uid;
-	uint64_t creator_start; /* creator's start time, clock ticks since boot */
-	char name[ZR_NAME_MAX + 1];
-	uint32_t max_procs;
-	uint32_t max_rings;
-	uint64_t max_payload;
-	uint32_t nsections;
-	uint32_t nclasses;
-	uint32_t flags;
-	uint32_t reserved;
-	struct zri_section sections[ZRI_MAX_SECTIONS];
-	struct zri_slab_class classes[ZRI_SMALL_CLASSES];
-	struct zri_large_layout large;
-	uint64_t checksum; /* XXH3-64 of every byte before it */
-	};
-	uint8_t immutable_bytes[ZRI_HDR_IMMUTABLE];
+		struct {
+			/* immutable after creation, covered by `checksum` */
+			uint64_t magic;
+			uint32_t layout_version;
+			uint32_t header_bytes;
+			uint64_t fingerprint;
+			uint64_t arena_size;
+			uint64_t created_ns;
+			uint32_t creator_pid;
+			uint32_t creator_uid;
+			uint64_t creator_start; /* creator's start time, clock ticks since boot */
+			char name[ZR_NAME_MAX + 1];
+			uint32_t max_procs;
+			uint32_t max_rings;
+			uint64_t max_payload;
+			uint32_t nsections;
+			uint32_t nclasses;
+			uint32_t flags;
+			uint32_t reserved;
+			struct zri_section sections[ZRI_MAX_SECTIONS];
+			struct zri_slab_class classes[ZRI_SMALL_CLASSES];
+			struct zri_large_layout large;
+			uint64_t checksum; /* XXH3-64 of every byte before it */
+		};
+		uint8_t immutable_bytes[ZRI_HDR_IMMUTABLE];
 	};
 	/* mutable */
 	_Atomic uint32_t a_state; /* zri_arena_state */
@@ -155,14 +155,14 @@ enum zri_dirent_kind { ZRI_OBJ_RING = 1, ZRI_OBJ_INBOX = 2 };
 
 struct zri_dirent {
 	_Atomic uint32_t a_state; /* R: release after the object is built */
-	uint32_t kind;            /* zri_dirent_kind */
+	uint32_t kind;		  /* zri_dirent_kind */
 	char name[ZR_NAME_MAX + 1];
 	uint64_t offset; /* of the ring or inbox */
 	uint64_t bytes;
 };
 
 struct zri_ringdir {
-	pthread_mutex_t lock;       /* robust, process-shared */
+	pthread_mutex_t lock;	      /* robust, process-shared */
 	_Atomic uint64_t a_heap_used; /* bump pointer into the ring heap */
 	uint8_t pad[ZRI_LINE - sizeof(pthread_mutex_t) - 8];
 };
@@ -190,7 +190,7 @@ struct zri_ring {
 	uint32_t capacity;
 	uint32_t mask;
 	uint32_t wait_mode;
-	uint32_t shift; /* log2(capacity) */
+	uint32_t shift;	    /* log2(capacity) */
 	uint64_t slots_off; /* from the ring header */
 	char name[ZR_NAME_MAX + 1];
 	uint8_t pad0[ZRI_LINE - 80];
@@ -226,7 +226,7 @@ struct zri_inbox {
 	uint64_t ring_off[ZR_PRIO_COUNT]; /* from the arena base */
 	char name[ZR_NAME_MAX + 1];
 	uint8_t pad0[ZRI_LINE - 96];
-	_Atomic uint64_t a_pops;    /* drives the `share` rotation */
+	_Atomic uint64_t a_pops; /* drives the `share` rotation */
 	uint8_t pad1[ZRI_LINE - 8];
 	_Atomic uint32_t a_futex;
 	_Atomic uint32_t a_waiters;
@@ -268,7 +268,7 @@ struct zri_page_meta {
 	_Atomic uint64_t a_word;   /* zri_blk_word; FREE or ALLOC/ORPHAN at a run's head */
 	_Atomic uint32_t a_npages; /* relaxed; written under the large lock before a_word */
 	uint32_t reserved;
-	_Atomic uint64_t a_len;    /* relaxed, as a_npages */
+	_Atomic uint64_t a_len; /* relaxed, as a_npages */
 };
 
 struct zri_large_ctl {

@@ -15,7 +15,7 @@ static inline void zri_cpu_relax(void)
 #endif
 }
 
-uint64_t zri_now_ns(void);      /* CLOCK_MONOTONIC */
+uint64_t zri_now_ns(void);	/* CLOCK_MONOTONIC */
 uint64_t zri_realtime_ns(void); /* CLOCK_REALTIME */
 
 /* Sleep while *word == expected, at most timeout_ns (< 0: no limit).

@@ -41,12 +41,13 @@ int zri_proc_claim(zr_arena *a)
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < a->max_procs; i++) {
 			/* acquire: pairs with the release CAS in zri_proc_release() */
-			uint64_t w = atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);
+			uint64_t w =
+				atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);
 			bool free_slot = ZRI_PROC_STATE(w) == ZRI_PROC_FREE;
 			if (pass == 0 && !free_slot)
 				continue;
-			if (pass == 1 && (free_slot ||
-					  zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w)))))
+			if (pass == 1 &&
+			    (free_slot || zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w)))))
 				continue;
 			if (try_claim(a, i, w, pid))
 				return 0;
@@ -105,8 +106,9 @@ uint32_t zri_proc_reap(zr_arena *a)
 			continue;
 		/* acq_rel: as in zri_proc_release(); relaxed on failure: skipped */
 		if (atomic_compare_exchange_strong_explicit(
-			    &a->procs[i].a_word, &w, zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE),
-			    memory_order_acq_rel, memory_order_relaxed))
+			    &a->procs[i].a_word, &w,
+			    zri_proc_word(0, ZRI_PROC_GEN(w), ZRI_PROC_FREE), memory_order_acq_rel,
+			    memory_order_relaxed))
 			n++;
 	}
 	return n;

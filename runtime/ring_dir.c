@@ -47,7 +47,8 @@ static int reserve(zr_arena *a, const char *name, uint64_t bytes, struct zri_dir
 	struct zri_dirent *e = NULL;
 	for (uint32_t i = 0; i < a->max_rings && !e; i++)
 		/* relaxed: entries change only under the lock we hold */
-		if (atomic_load_explicit(&a->dirents[i].a_state, memory_order_relaxed) == ZRI_DIRENT_FREE)
+		if (atomic_load_explicit(&a->dirents[i].a_state, memory_order_relaxed) ==
+		    ZRI_DIRENT_FREE)
 			e = &a->dirents[i];
 	/* relaxed: the bump pointer changes only under the lock */
 	uint64_t used = atomic_load_explicit(&a->dir->a_heap_used, memory_order_relaxed);
@@ -85,8 +86,7 @@ static int entry_bounds(const zr_arena *a, const struct zri_dirent *e, uint64_t 
 
 static int bind_ring(zr_arena *a, struct zr_ring *r, uint64_t off, uint64_t limit, zr_diag *d)
 {
-	return zri_ring_bind(r, zri_arena_at(a, off), limit, a->self, zri_owner_alive,
-			     a, d);
+	return zri_ring_bind(r, zri_arena_at(a, off), limit, a->self, zri_owner_alive, a, d);
 }
 
 int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_ring **out)
@@ -109,8 +109,7 @@ int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_
 	}
 	rc = reserve(a, name, bytes, &e, &off);
 	if (rc == 0) {
-		zri_ring_init(zri_arena_at(a, off), cfg->kind, cfg->capacity, cfg->wait,
-			      name);
+		zri_ring_init(zri_arena_at(a, off), cfg->kind, cfg->capacity, cfg->wait, name);
 		rc = bind_ring(a, r, off, bytes, NULL);
 	}
 	if (rc == 0)
@@ -189,8 +188,7 @@ static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, co
 	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
 		char rn[ZR_NAME_MAX + 1];
 		snprintf(rn, sizeof(rn), "%.38s.%s", name, level[p]);
-		zri_ring_init(zri_arena_at(a, ro), ZR_RING_MPMC, cfg->capacity,
-			      ZR_WAIT_SPIN, rn);
+		zri_ring_init(zri_arena_at(a, ro), ZR_RING_MPMC, cfg->capacity, ZR_WAIT_SPIN, rn);
 		h->ring_off[p] = ro;
 		ro += zri_ring_bytes(ZR_RING_MPMC, cfg->capacity);
 	}

@@ -149,7 +149,8 @@ void zr_slab_cache_flush(zr_arena *a)
 static void note_taken(struct zri_class_rt *rt, uint64_t n)
 {
 	/* relaxed: statistics only */
-	uint64_t taken = atomic_fetch_add_explicit(&rt->stats->a_taken, n, memory_order_relaxed) + n;
+	uint64_t taken =
+		atomic_fetch_add_explicit(&rt->stats->a_taken, n, memory_order_relaxed) + n;
 	uint64_t out = taken - atomic_load_explicit(&rt->stats->a_returned, memory_order_relaxed);
 	/* relaxed: statistics only (a racy maximum) */
 	uint64_t hw = atomic_load_explicit(&rt->stats->a_high_water, memory_order_relaxed);
@@ -173,9 +174,9 @@ static bool claim_entry(zr_arena *a, struct zri_class_rt *rt, uint64_t e, uint64
 		if (ZRI_BLK_GEN(w) != g || (s != ZRI_BLK_FREE && s != ZRI_BLK_FLUSHING))
 			return false; /* a stale duplicate */
 		/* relaxed: ordering came from the free ring; see the map */
-		if (atomic_compare_exchange_weak_explicit(&rt->meta[b], &w,
-							  zri_blk_word(g, a->self, ZRI_BLK_CACHED),
-							  memory_order_relaxed, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+			    &rt->meta[b], &w, zri_blk_word(g, a->self, ZRI_BLK_CACHED),
+			    memory_order_relaxed, memory_order_relaxed))
 			break;
 	}
 	*b_out = b;
@@ -187,7 +188,8 @@ unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsig
 	struct zri_class_rt *rt = &a->classes[c];
 	unsigned got = 0;
 	uint64_t e, ticket, b;
-	while (got < want && tc->n[c] < ZRI_TCACHE_CAP && zri_mpmc_take(&rt->free_ring, &e, &ticket)) {
+	while (got < want && tc->n[c] < ZRI_TCACHE_CAP &&
+	       zri_mpmc_take(&rt->free_ring, &e, &ticket)) {
 		bool mine = claim_entry(a, rt, e, &b);
 		zri_mpmc_release(&rt->free_ring, ticket);
 		if (!mine)
@@ -285,7 +287,8 @@ static int alloc_small(zr_arena *a, uint32_t c, zr_payload *out)
 		}
 		uint64_t b = tc->e[c][--tc->n[c]];
 		/* relaxed: only this owner changes its CACHED block */
-		uint32_t g = ZRI_BLK_GEN(atomic_load_explicit(&rt->meta[b], memory_order_relaxed)) + 1;
+		uint32_t g =
+			ZRI_BLK_GEN(atomic_load_explicit(&rt->meta[b], memory_order_relaxed)) + 1;
 		/* R2: pairs with A2 in zri_slab_resolve() */
 		atomic_store_explicit(&rt->meta[b], zri_blk_word(g, a->self, ZRI_BLK_ALLOC),
 				      memory_order_release);
@@ -384,8 +387,8 @@ static int free_small(zr_arena *a, uint32_t c, uint64_t b, uint32_t gen)
 			return ZR_EDOUBLEFREE;
 		uint64_t cached = zri_blk_word(ZRI_BLK_GEN(w), a->self, ZRI_BLK_CACHED);
 		/* relaxed: the CAS only decides who frees; see the map */
-		if (atomic_compare_exchange_weak_explicit(&rt->meta[b], &w, cached,
-							  memory_order_relaxed, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+			    &rt->meta[b], &w, cached, memory_order_relaxed, memory_order_relaxed))
 			break;
 	}
 	if (zri_tcache_push(a, tc, c, b) != 0) {

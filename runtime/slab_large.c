@@ -99,7 +99,8 @@ int zri_large_alloc(zr_arena *a, size_t size, zr_payload *out)
 	atomic_store_explicit(&m->a_word, zri_blk_word(gen, a->self, ZRI_BLK_ALLOC),
 			      memory_order_release);
 	/* relaxed: statistics only */
-	uint64_t used = atomic_fetch_add_explicit(&ctl->a_pages_used, need, memory_order_relaxed) + need;
+	uint64_t used =
+		atomic_fetch_add_explicit(&ctl->a_pages_used, need, memory_order_relaxed) + need;
 	if (used > atomic_load_explicit(&ctl->a_high_water, memory_order_relaxed))
 		atomic_store_explicit(&ctl->a_high_water, used, memory_order_relaxed);
 	zri_robust_unlock(&ctl->lock);
@@ -161,9 +162,9 @@ int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen)
 		/* R2: pairs with A1 in find_run(); the last user's reads of the pages
 		 * and of npages/len happen before the next allocation's writes.
 		 * relaxed on failure: retried */
-		if (atomic_compare_exchange_weak_explicit(&m->a_word, &w,
-							  zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE),
-							  memory_order_release, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+			    &m->a_word, &w, zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE),
+			    memory_order_release, memory_order_relaxed))
 			break;
 	}
 	/* relaxed: statistics only */
@@ -181,7 +182,8 @@ void zri_large_recover(zr_arena *a, uint64_t *orphaned)
 		/* relaxed: ownership orders no data */
 		if (ZRI_BLK_STATE(w) == ZRI_BLK_ALLOC && owner && !zri_owner_alive(a, owner) &&
 		    atomic_compare_exchange_strong_explicit(
-			    &a->pmeta[i].a_word, &w, zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN),
+			    &a->pmeta[i].a_word, &w,
+			    zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN),
 			    memory_order_relaxed, memory_order_relaxed))
 			(*orphaned)++;
 		i += n;

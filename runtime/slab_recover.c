@@ -41,14 +41,16 @@ void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned)
 			    zri_owner_alive(a, owner))
 				continue;
 			if (s == ZRI_BLK_ALLOC) {
-				uint64_t orphan = zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN);
+				uint64_t orphan =
+					zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN);
 				/* relaxed: ownership changes order no data */
-				if (atomic_compare_exchange_strong_explicit(&rt->meta[b], &w, orphan,
-									    memory_order_relaxed,
-									    memory_order_relaxed))
+				if (atomic_compare_exchange_strong_explicit(
+					    &rt->meta[b], &w, orphan, memory_order_relaxed,
+					    memory_order_relaxed))
 					(*orphaned)++;
 			} else if (s == ZRI_BLK_FLUSHING &&
-				   zri_mpmc_contains(&rt->free_ring, (uint64_t)ZRI_BLK_GEN(w) << 32 | b)) {
+				   zri_mpmc_contains(&rt->free_ring,
+						     (uint64_t)ZRI_BLK_GEN(w) << 32 | b)) {
 				/* died after enqueueing it: it is free already, say so */
 				uint64_t fr = zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE);
 				/* relaxed: a refiller's claim CAS settles any race */
@@ -65,8 +67,8 @@ void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned)
 	}
 }
 
-static int free_if_orphan(zr_arena *a, _Atomic uint64_t *m, uint64_t off,
-			  zr_payload_keep_fn keep, void *ctx, uint64_t *freed)
+static int free_if_orphan(zr_arena *a, _Atomic uint64_t *m, uint64_t off, zr_payload_keep_fn keep,
+			  void *ctx, uint64_t *freed)
 {
 	/* relaxed: zr_payload_free() re-checks with a CAS */
 	uint64_t w = atomic_load_explicit(m, memory_order_relaxed);
@@ -88,7 +90,8 @@ int zr_slab_free_orphans(zr_arena *a, zr_payload_keep_fn keep, void *ctx, uint64
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
 		struct zri_class_rt *rt = &a->classes[c];
 		for (uint64_t b = 0; b < rt->nblocks; b++)
-			free_if_orphan(a, &rt->meta[b], rt->data_off + b * rt->block_size, keep, ctx, &n);
+			free_if_orphan(a, &rt->meta[b], rt->data_off + b * rt->block_size, keep,
+				       ctx, &n);
 	}
 	for (uint64_t i = 0; i < a->npages; i++)
 		free_if_orphan(a, &a->pmeta[i].a_word, a->large_data_off + i * a->page_size, keep,
@@ -109,7 +112,10 @@ static void class_stat(const zr_arena *a, uint32_t c, zr_slab_class_stats *s)
 		uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
 		switch (ZRI_BLK_STATE(w)) {
 		case ZRI_BLK_ALLOC: s->in_use++; break;
-		case ZRI_BLK_ORPHAN: s->in_use++; s->orphans++; break;
+		case ZRI_BLK_ORPHAN:
+			s->in_use++;
+			s->orphans++;
+			break;
 		case ZRI_BLK_CACHED: s->cached++; break;
 		default: s->free++; break;
 		}
@@ -213,7 +219,8 @@ int zri_slab_check(const zr_arena *a, zr_diag *diag)
 				   (st == ZRI_BLK_CACHED && owner == 0);
 			if (bad)
 				return zri_diag_set(diag, ZR_ECORRUPT,
-						    "size class %u block %" PRIu64 ": metadata %#" PRIx64
+						    "size class %u block %" PRIu64
+						    ": metadata %#" PRIx64
 						    " (state %u, owner %u) is impossible",
 						    c, b, w, st, owner);
 		}
@@ -229,7 +236,9 @@ void zr_slab_dump(FILE *f, const zr_arena *a)
 	for (size_t i = 0; i < n; i++)
 		fprintf(f,
 			"%s %8" PRIu64 ": blocks %" PRIu64 " in_use %" PRIu64 " cached %" PRIu64
-			" free %" PRIu64 " high_water %" PRIu64 " failed %" PRIu64 " orphans %" PRIu64 "\n",
-			s[i].block_size ? "class" : "large", s[i].block_size, s[i].blocks, s[i].in_use,
-			s[i].cached, s[i].free, s[i].high_water, s[i].failed, s[i].orphans);
+			" free %" PRIu64 " high_water %" PRIu64 " failed %" PRIu64
+			" orphans %" PRIu64 "\n",
+			s[i].block_size ? "class" : "large", s[i].block_size, s[i].blocks,
+			s[i].in_use, s[i].cached, s[i].free, s[i].high_water, s[i].failed,
+			s[i].orphans);
 }

@@ -21,22 +21,22 @@ extern "C" {
 
 typedef struct zr_arena zr_arena;
 
-#define ZR_NAME_MAX 47        /* longest arena or ring name, without the NUL */
+#define ZR_NAME_MAX 47 /* longest arena or ring name, without the NUL */
 #define ZR_DEFAULT_MAX_PAYLOAD ((size_t)100 << 20)
 
 enum zr_arena_flags {
-	ZR_ARENA_GROUP = 1u << 0,       /* create with mode 0660 instead of 0600 */
+	ZR_ARENA_GROUP = 1u << 0,	/* create with mode 0660 instead of 0600 */
 	ZR_ARENA_NO_PREFAULT = 1u << 1, /* skip touching every page at creation */
-	ZR_ARENA_READONLY = 1u << 2,    /* open: map PROT_READ, take no process slot */
+	ZR_ARENA_READONLY = 1u << 2,	/* open: map PROT_READ, take no process slot */
 };
 
 typedef struct zr_arena_config {
-	size_t size;          /* bytes in all; at least ZR_ARENA_MIN_SIZE */
-	unsigned flags;       /* zr_arena_flags */
-	uint32_t max_procs;   /* process table slots (default 64, at most 4095) */
-	uint32_t max_rings;   /* ring directory entries (default 64) */
-	size_t ring_bytes;    /* space for rings (default size / 8) */
-	size_t max_payload;   /* largest payload (default 100 MiB; clamped to what fits) */
+	size_t size;		/* bytes in all; at least ZR_ARENA_MIN_SIZE */
+	unsigned flags;		/* zr_arena_flags */
+	uint32_t max_procs;	/* process table slots (default 64, at most 4095) */
+	uint32_t max_rings;	/* ring directory entries (default 64) */
+	size_t ring_bytes;	/* space for rings (default size / 8) */
+	size_t max_payload;	/* largest payload (default 100 MiB; clamped to what fits) */
 	uint32_t small_percent; /* share of the payload space for small classes (default 50) */
 } zr_arena_config;
 
@@ -46,15 +46,15 @@ typedef struct zr_arena_config {
 typedef struct zr_arena_info {
 	char name[ZR_NAME_MAX + 1];
 	size_t size;
-	size_t max_payload;      /* effective largest payload */
+	size_t max_payload; /* effective largest payload */
 	uint32_t max_procs;
 	uint32_t max_rings;
 	uint32_t creator_pid;
 	uint32_t uid;
-	uint64_t created_ns;     /* CLOCK_REALTIME */
-	uint32_t self;           /* this process's owner id, 0 for a read-only attachment */
+	uint64_t created_ns;	 /* CLOCK_REALTIME */
+	uint32_t self;		 /* this process's owner id, 0 for a read-only attachment */
 	uint32_t procs_attached; /* slots in use, alive or not */
-	uint32_t procs_dead;     /* of those, owned by dead processes */
+	uint32_t procs_dead;	 /* of those, owned by dead processes */
 	bool readonly;
 	bool file_backed;
 } zr_arena_info;
@@ -62,13 +62,13 @@ typedef struct zr_arena_info {
 /** One arena found by zr_arena_list(). */
 typedef struct zr_arena_entry {
 	char name[ZR_NAME_MAX + 1];
-	size_t size;             /* of the segment */
+	size_t size; /* of the segment */
 	uint32_t uid;
 	uint32_t creator_pid;
 	uint32_t procs_alive;
 	uint32_t procs_dead;
-	int open_rc;             /* 0 when the header was readable, else why not */
-	bool stale;              /* attached processes are all dead, or creator died before ready */
+	int open_rc; /* 0 when the header was readable, else why not */
+	bool stale;  /* attached processes are all dead, or creator died before ready */
 } zr_arena_entry;
 
 /**
@@ -158,10 +158,10 @@ ZR_API void *zr_arena_base(const zr_arena *a);
  * Recovery report: what zr_arena_recover() found and repaired.
  */
 typedef struct zr_recover_report {
-	uint32_t procs_dead;      /* dead process slots found (and released) */
-	uint64_t ring_drops;      /* half-written ring entries dropped */
+	uint32_t procs_dead;	  /* dead process slots found (and released) */
+	uint64_t ring_drops;	  /* half-written ring entries dropped */
 	uint64_t ring_redelivers; /* entries a dead consumer held, published again */
-	uint64_t blocks_freed;    /* payload blocks in dead caches returned */
+	uint64_t blocks_freed;	  /* payload blocks in dead caches returned */
 	uint64_t blocks_orphaned; /* payloads a dead process still owned */
 } zr_recover_report;
 

@@ -33,28 +33,28 @@ typedef struct zr_inbox zr_inbox;
 enum zr_ring_kind { ZR_RING_SPSC = 1, ZR_RING_MPMC = 2 };
 
 enum zr_wait_mode {
-	ZR_WAIT_SPIN = 0,       /* waiters poll; producers never check for sleepers */
-	ZR_WAIT_FUTEX = 1,      /* waiters sleep on a process-shared futex at once */
+	ZR_WAIT_SPIN = 0,	/* waiters poll; producers never check for sleepers */
+	ZR_WAIT_FUTEX = 1,	/* waiters sleep on a process-shared futex at once */
 	ZR_WAIT_SPIN_FUTEX = 2, /* waiters spin about 20 us, then sleep */
 };
 
 typedef struct zr_ring_config {
-	uint32_t kind;     /* zr_ring_kind */
+	uint32_t kind;	   /* zr_ring_kind */
 	uint32_t capacity; /* entries; a power of two, 2 .. 2^30 */
-	uint32_t wait;     /* zr_wait_mode */
+	uint32_t wait;	   /* zr_wait_mode */
 } zr_ring_config;
 
 typedef struct zr_ring_stats {
-	uint64_t enqueued;    /* entries published */
-	uint64_t dequeued;    /* entries handed to consumers */
-	uint64_t full;        /* enqueue attempts that found the ring full */
-	uint64_t empty;       /* dequeue attempts that found it empty */
-	uint64_t waits;       /* sleeps on the futex */
-	uint64_t wakes;       /* wake system calls made by producers */
-	uint64_t drops;       /* entries of producers that died mid-enqueue, dropped */
-	uint64_t redelivers;  /* entries of consumers that died mid-dequeue, republished */
+	uint64_t enqueued;   /* entries published */
+	uint64_t dequeued;   /* entries handed to consumers */
+	uint64_t full;	     /* enqueue attempts that found the ring full */
+	uint64_t empty;	     /* dequeue attempts that found it empty */
+	uint64_t waits;	     /* sleeps on the futex */
+	uint64_t wakes;	     /* wake system calls made by producers */
+	uint64_t drops;	     /* entries of producers that died mid-enqueue, dropped */
+	uint64_t redelivers; /* entries of consumers that died mid-dequeue, republished */
 	uint32_t capacity;
-	uint32_t count;       /* entries in the ring now */
+	uint32_t count; /* entries in the ring now */
 } zr_ring_stats;
 
 /**
@@ -145,14 +145,14 @@ enum zr_prio {
 
 typedef struct zr_inbox_config {
 	uint32_t capacity; /* per level; a power of two */
-	uint32_t wait;     /* zr_wait_mode */
-	uint32_t share;    /* 0: strict priority. N > 1: one pop in N starts at a
+	uint32_t wait;	   /* zr_wait_mode */
+	uint32_t share;	   /* 0: strict priority. N > 1: one pop in N starts at a
 			    * lower level (round robin), so no level starves. */
 } zr_inbox_config;
 
 /** Create an inbox of four MPMC rings. Same contract as zr_ring_create(). */
-ZR_API ZR_NODISCARD int zr_inbox_create(zr_arena *a, const char *name,
-					const zr_inbox_config *cfg, zr_inbox **out);
+ZR_API ZR_NODISCARD int zr_inbox_create(zr_arena *a, const char *name, const zr_inbox_config *cfg,
+					zr_inbox **out);
 /** Attach to an inbox. Same contract as zr_ring_open(). */
 ZR_API ZR_NODISCARD int zr_inbox_open(zr_arena *a, const char *name, zr_inbox **out);
 ZR_API void zr_inbox_close(zr_inbox *ib);

@@ -86,7 +86,7 @@ typedef struct zr_slab_class_stats {
 	uint64_t blocks;     /* blocks (or pages) in all */
 	uint64_t in_use;     /* allocated to callers, orphans included */
 	uint64_t cached;     /* held in per-thread caches */
-	uint64_t free;       /* in the shared free queue (or free pages) */
+	uint64_t free;	     /* in the shared free queue (or free pages) */
 	uint64_t high_water; /* most blocks ever out of the shared queue at once */
 	uint64_t failed;     /* allocations refused for lack of space */
 	uint64_t orphans;    /* owned by dead processes, not yet freed */
@@ -100,8 +100,8 @@ typedef struct zr_slab_class_stats {
 ZR_API void zr_slab_stat(const zr_arena *a, zr_slab_class_stats *out, size_t cap, size_t *n);
 
 typedef struct zr_slab_owner_usage {
-	uint32_t owner;  /* owner id; 0 = disowned */
-	uint32_t pid;    /* last pid seen in that process slot, 0 if unknown */
+	uint32_t owner;	 /* owner id; 0 = disowned */
+	uint32_t pid;	 /* last pid seen in that process slot, 0 if unknown */
 	uint64_t blocks; /* small blocks and large allocations */
 	uint64_t bytes;
 	int alive;

@@ -24,8 +24,8 @@
 
 #include "test.h"
 
-#define ROLES 2              /* producer roles, and consumer roles */
-#define MAX_SEQ (1u << 26)   /* per producer role; a producer that reaches it idles */
+#define ROLES 2		   /* producer roles, and consumer roles */
+#define MAX_SEQ (1u << 26) /* per producer role; a producer that reaches it idles */
 #define PAYLOAD_MAGIC 0x5a52434bu
 #define MAX_HELD 4096
 
@@ -43,7 +43,7 @@ struct producer_state {
 };
 
 struct consumer_state {
-	_Atomic uint64_t receipt;  /* zr_ring_dequeue writes here */
+	_Atomic uint64_t receipt; /* zr_ring_dequeue writes here */
 	_Atomic uint64_t consumed;
 	_Atomic int stop;
 	pid_t pid;
@@ -224,8 +224,11 @@ static int kill_one(zr_arena *a, zr_ring *r, uint64_t *rng, int kill_no)
 		zr_ring_dump(stderr, r);
 		zr_slab_dump(stderr, a);
 		for (int i = 0; i < ROLES; i++)
-			fprintf(stderr, "producer %d pid %d attempted %llu returned %llu, consumer %d pid %d consumed %llu\n",
-				i, (int)sh->prod[i].pid, (unsigned long long)atomic_load(&sh->prod[i].attempted),
+			fprintf(stderr,
+				"producer %d pid %d attempted %llu returned %llu, consumer %d pid "
+				"%d consumed %llu\n",
+				i, (int)sh->prod[i].pid,
+				(unsigned long long)atomic_load(&sh->prod[i].attempted),
 				(unsigned long long)atomic_load(&sh->prod[i].returned), i,
 				(int)sh->cons[i].pid,
 				(unsigned long long)atomic_load(&sh->cons[i].consumed));
@@ -246,7 +249,8 @@ static int stop_all(zr_ring *r)
 	for (int i = 0; i < ROLES; i++) {
 		int st;
 		waitpid(sh->prod[i].pid, &st, 0);
-		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer %d exit status %#x", i, st);
+		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer %d exit status %#x", i,
+			 st);
 	}
 	for (int spin = 0; zr_ring_count(r) > 0; spin++) {
 		ZR_CHECK(spin < 50000, "ring never drained: %u left", zr_ring_count(r));
@@ -257,7 +261,8 @@ static int stop_all(zr_ring *r)
 	for (int i = 0; i < ROLES; i++) {
 		int st;
 		waitpid(sh->cons[i].pid, &st, 0);
-		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer %d exit status %#x", i, st);
+		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer %d exit status %#x", i,
+			 st);
 	}
 	return 0;
 }
@@ -298,7 +303,8 @@ static int verify_entries(zr_arena *a, uint64_t *held_out)
 				continue;
 			ZR_CHECK(in_held(a, role, seq),
 				 "producer %d seq %llu: enqueue returned, never dequeued, "
-				 "not held by a killed consumer", role, (unsigned long long)seq);
+				 "not held by a killed consumer",
+				 role, (unsigned long long)seq);
 			printf("held by a killed consumer: producer %d seq %llu\n", role,
 			       (unsigned long long)seq);
 			held++;
@@ -326,7 +332,8 @@ static int verify_no_leak(zr_arena *a, zr_recover_report *rep)
 		       (unsigned long long)u[i].blocks);
 	for (size_t i = 0; i < n; i++)
 		ZR_CHECK(st[i].in_use == 0 && st[i].cached == 0 && st[i].orphans == 0,
-			 "class %zu (block %llu): in_use %llu cached %llu orphans %llu after recovery",
+			 "class %zu (block %llu): in_use %llu cached %llu orphans %llu after "
+			 "recovery",
 			 i, (unsigned long long)st[i].block_size, (unsigned long long)st[i].in_use,
 			 (unsigned long long)st[i].cached, (unsigned long long)st[i].orphans);
 	printf("orphans freed at the end: %llu\n", (unsigned long long)freed);

@@ -33,17 +33,17 @@
 #define OPT_FIX_CHECKSUM 0x01u /* recompute the checksum after the overlay */
 #define OPT_TRUNCATE 0x02u     /* file length from bytes 2-3 instead of the arena's */
 #define OPT_KEEP_ID 0x04u      /* restore magic, version, header size, fingerprint */
-#define OPT_STATE 0x08u        /* a_state := INIT, READY, POISONED or 0x7f by bits 4-5 */
+#define OPT_STATE 0x08u	       /* a_state := INIT, READY, POISONED or 0x7f by bits 4-5 */
 #define OPT_POISON_TEXT 0x40u  /* poison_reason without a terminating NUL */
-#define OPT_XOR 0x80u          /* XOR the overlay into the header instead of replacing */
+#define OPT_XOR 0x80u	       /* XOR the overlay into the header instead of replacing */
 #define PREFIX 4u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint8_t *tmpl;   /* the template arena, whole */
+static uint8_t *tmpl; /* the template arena, whole */
 static size_t tmpl_len;
 static char tmpl_path[64], img_path[64];
-static pid_t owner;     /* the process whose files these are */
+static pid_t owner;	      /* the process whose files these are */
 static struct zri_header hdr; /* the image's header */
 
 /* Outcomes, printed at exit when ZR_FUZZ_STATS is set: are the checks reached? */
@@ -187,11 +187,16 @@ static bool opens_at_once(uint64_t len)
 static bool documented_open_rc(int rc)
 {
 	switch (rc) {
-	case ZR_EFOREIGN: case ZR_ETRUNC: case ZR_EVERSION: case ZR_ELAYOUT: case ZR_ECORRUPT:
-	case ZR_ENOTREADY: case ZR_EOWNER: case ZR_EPOISONED: case ZR_EPROCFULL:
-		return true;
-	default:
-		return rc <= 0 && rc > -4096; /* 0 or -errno */
+	case ZR_EFOREIGN:
+	case ZR_ETRUNC:
+	case ZR_EVERSION:
+	case ZR_ELAYOUT:
+	case ZR_ECORRUPT:
+	case ZR_ENOTREADY:
+	case ZR_EOWNER:
+	case ZR_EPOISONED:
+	case ZR_EPROCFULL: return true;
+	default: return rc <= 0 && rc > -4096; /* 0 or -errno */
 	}
 }
 
@@ -209,8 +214,8 @@ static void use_payload(zr_arena *a, size_t want, const zr_arena_info *in)
 	if ((rc = zr_payload_resolve(a, p, &ptr, &usable)) != 0 || usable < want)
 		die("resolve a fresh payload", rc, NULL);
 	uintptr_t off = (uintptr_t)ptr - (uintptr_t)zr_arena_base(a);
-	if ((uintptr_t)ptr < (uintptr_t)zr_arena_base(a) || off < ZRI_HDR_BYTES ||
-	    off > in->size || usable > in->size - off)
+	if ((uintptr_t)ptr < (uintptr_t)zr_arena_base(a) || off < ZRI_HDR_BYTES || off > in->size ||
+	    usable > in->size - off)
 		die("payload lies outside the arena", 0, NULL);
 	memset(ptr, 0xab, want);
 	if ((rc = zr_payload_free(a, p)) != 0)

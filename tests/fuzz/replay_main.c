@@ -130,8 +130,9 @@ static int load_dir(const char *dir)
 /* One random edit of buf (size *n, capacity cap). */
 static void mutate_once(uint8_t *buf, size_t *n, size_t cap, uint64_t *rng)
 {
-	static const uint64_t interesting[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000u,
-					       0xffffffffu, UINT64_MAX, 1ull << 40, 64, 8192};
+	static const uint64_t interesting[] = {0,	   1,	       0x7f,	    0x80,
+					       0xff,	   0x7fffffff, 0x80000000u, 0xffffffffu,
+					       UINT64_MAX, 1ull << 40, 64,	    8192};
 	uint64_t r = zr_test_rand(rng);
 	size_t pos = *n ? (size_t)(zr_test_rand(rng) % *n) : 0;
 	switch (r % 6) {
@@ -150,9 +151,7 @@ static void mutate_once(uint8_t *buf, size_t *n, size_t cap, uint64_t *rng)
 			buf[pos + i] = (uint8_t)(v >> (8 * i));
 		break;
 	}
-	case 3: /* truncate */
-		*n = pos;
-		break;
+	case 3: /* truncate */ *n = pos; break;
 	case 4: /* append up to 16 random bytes */
 		for (unsigned k = (unsigned)((r >> 8) % 16) + 1; k && *n < cap; k--)
 			buf[(*n)++] = (uint8_t)zr_test_rand(rng);
@@ -202,8 +201,10 @@ static int parse_args(int argc, char **argv, unsigned long *count)
 		} else if (!strcmp(argv[i], "--verbose")) {
 			verbose = true;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: %s [--seed N] [--random N] [--verbose] "
-				"CORPUS_DIR|FILE...\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--seed N] [--random N] [--verbose] "
+				"CORPUS_DIR|FILE...\n",
+				argv[0]);
 			rc = -1;
 		} else {
 			struct stat st;

@@ -16,21 +16,21 @@
 #define ZR_TEST_SKIP 77
 
 /* Print where and what failed, plus the seed; dump `obj` with `dump`. */
-#define ZR_CHECK(expr, ...)                                                              \
-	do {                                                                             \
-		if (!(expr)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #expr); \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fprintf(stderr, " (seed=%" PRIu64 ")\n", zr_test_seed);          \
-			return ZR_TEST_FAIL;                                             \
-		}                                                                        \
+#define ZR_CHECK(expr, ...)                                                                        \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #expr);   \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, " (seed=%" PRIu64 ")\n", zr_test_seed);                    \
+			return ZR_TEST_FAIL;                                                       \
+		}                                                                                  \
 	} while (0)
 
 /* Same, for a zring return code. */
-#define ZR_CHECK_RC(call)                                                                 \
-	do {                                                                              \
-		int rc_ = (call);                                                         \
-		ZR_CHECK(rc_ == 0, "%s returned %d (%s)", #call, rc_, zr_strerror(rc_)); \
+#define ZR_CHECK_RC(call)                                                                          \
+	do {                                                                                       \
+		int rc_ = (call);                                                                  \
+		ZR_CHECK(rc_ == 0, "%s returned %d (%s)", #call, rc_, zr_strerror(rc_));           \
 	} while (0)
 
 extern uint64_t zr_test_seed;

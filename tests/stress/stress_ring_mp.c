@@ -37,12 +37,12 @@
 #define POLL_NS 20000000L
 
 /* Check, dumping the ring first (expr is evaluated twice: no side effects). */
-#define RCHECK(expr, r, ...)                                 \
-	do {                                                 \
-		if (!(expr)) {                               \
-			zr_ring_dump(stderr, r);             \
-			ZR_CHECK(expr, __VA_ARGS__);         \
-		}                                            \
+#define RCHECK(expr, r, ...)                                                                       \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			zr_ring_dump(stderr, r);                                                   \
+			ZR_CHECK(expr, __VA_ARGS__);                                               \
+		}                                                                                  \
 	} while (0)
 
 struct variant {
@@ -66,8 +66,8 @@ static const struct variant variants[] = {
 
 /* Shared by the parent and its children (MAP_SHARED | MAP_ANONYMOUS). */
 struct shared {
-	_Atomic uint32_t ready;    /* children attached */
-	_Atomic uint32_t go;       /* set by the parent once all are ready */
+	_Atomic uint32_t ready;	   /* children attached */
+	_Atomic uint32_t go;	   /* set by the parent once all are ready */
 	_Atomic uint32_t failed;   /* a child or the parent failed: all stop */
 	_Atomic uint64_t consumed; /* entries tallied by all consumers */
 	_Atomic uint64_t end_ns;   /* latest consumer finish */
@@ -156,8 +156,8 @@ static int take_entry(zr_ring *r, const struct variant *v, struct tally *t, uint
 	       cid, p, seq, t->last[p]);
 	t->last[p] = (int64_t)seq;
 	/* relaxed: a tally, read by the parent after the children exited */
-	unsigned before = atomic_fetch_add_explicit(&counts[p * opt.entries + seq], 1,
-						    memory_order_relaxed);
+	unsigned before =
+		atomic_fetch_add_explicit(&counts[p * opt.entries + seq], 1, memory_order_relaxed);
 	RCHECK(before == 0, r, "consumer %u: producer %u seq %" PRIu64 " delivered %u times", cid,
 	       p, seq, before + 1);
 	t->got++;
@@ -170,9 +170,9 @@ static void note_end(struct shared *sh)
 	uint64_t now = now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&sh->end_ns, memory_order_relaxed);
-	while (now > seen && !atomic_compare_exchange_weak_explicit(&sh->end_ns, &seen, now,
-								      memory_order_relaxed,
-								      memory_order_relaxed))
+	while (now > seen &&
+	       !atomic_compare_exchange_weak_explicit(&sh->end_ns, &seen, now, memory_order_relaxed,
+						      memory_order_relaxed))
 		;
 }
 
@@ -356,8 +356,9 @@ static int check_end(const struct variant *v, zr_arena *a, zr_ring *r, struct sh
 	RCHECK(s.enqueued == total && s.dequeued == total && s.count == 0, r,
 	       "%s: stat enqueued %" PRIu64 " dequeued %" PRIu64 " count %u, want %" PRIu64,
 	       v->name, s.enqueued, s.dequeued, s.count, total);
-	RCHECK(s.drops == 0 && s.redelivers == 0, r, "%s: drops %" PRIu64 " redelivers %" PRIu64
-	       " with no process killed", v->name, s.drops, s.redelivers);
+	RCHECK(s.drops == 0 && s.redelivers == 0, r,
+	       "%s: drops %" PRIu64 " redelivers %" PRIu64 " with no process killed", v->name,
+	       s.drops, s.redelivers);
 	zr_arena_info info;
 	zr_arena_info_get(a, &info);
 	ZR_CHECK(info.procs_attached == 1, "%s: %u process slots in use after the children closed",
@@ -401,10 +402,10 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	zr_ring *r = NULL;
 	ZR_CHECK_RC(zr_ring_create(a, v->name, &cfg, &r));
 	size_t tally_bytes = (size_t)(opt.entries * v->producers);
-	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	_Atomic uint8_t *counts = mmap(NULL, tally_bytes, PROT_READ | PROT_WRITE,
-				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared *sh =
+		mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic uint8_t *counts =
+		mmap(NULL, tally_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ZR_CHECK(sh != MAP_FAILED && counts != MAP_FAILED, "mmap: %s", strerror(errno));
 	struct family f = {.n = 0};
 	int rc = spawn_family(v, &f, sh, counts);

@@ -40,12 +40,12 @@
 
 struct variant {
 	const char *name; /* also the ring's or inbox's name */
-	uint32_t kind;    /* ZR_RING_SPSC, ZR_RING_MPMC or KIND_INBOX */
+	uint32_t kind;	  /* ZR_RING_SPSC, ZR_RING_MPMC or KIND_INBOX */
 	unsigned producers;
 	unsigned consumers;
-	unsigned burst;   /* 0: single calls; else random bursts of 1..burst */
+	unsigned burst; /* 0: single calls; else random bursts of 1..burst */
 	uint32_t capacity;
-	uint32_t share;   /* inbox only */
+	uint32_t share; /* inbox only */
 };
 
 static const struct variant variants[] = {
@@ -96,12 +96,12 @@ static struct {
 } opt;
 
 /* Check, dumping the ring or inbox first (expr is evaluated twice). */
-#define ECHECK(expr, ep, ...)                                \
-	do {                                                 \
-		if (!(expr)) {                               \
-			ep_dump(ep);                         \
-			ZR_CHECK(expr, __VA_ARGS__);         \
-		}                                            \
+#define ECHECK(expr, ep, ...)                                                                      \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			ep_dump(ep);                                                               \
+			ZR_CHECK(expr, __VA_ARGS__);                                               \
+		}                                                                                  \
 	} while (0)
 
 static uint64_t now_ns(void)
@@ -168,8 +168,8 @@ static unsigned pick_burst(const struct variant *v, uint64_t *rng, uint64_t left
 }
 
 /* Put n entries of producer p from seq on; returns how many went in. */
-static unsigned ep_put(struct endpoint *e, const struct variant *v, const uint64_t *buf,
-		       unsigned n, unsigned p, uint64_t seq)
+static unsigned ep_put(struct endpoint *e, const struct variant *v, const uint64_t *buf, unsigned n,
+		       unsigned p, uint64_t seq)
 {
 	if (e->ib)
 		return (unsigned)zr_inbox_push(e->ib, level_of(p, seq), buf[0]);
@@ -236,8 +236,8 @@ static int take_entry(struct endpoint *e, struct run *run, struct tally *t, uint
 }
 
 /* Get up to `want` entries (and their levels, for the inbox). */
-static unsigned ep_get(struct endpoint *e, const struct variant *v, uint64_t *buf,
-		       unsigned *prio, unsigned want)
+static unsigned ep_get(struct endpoint *e, const struct variant *v, uint64_t *buf, unsigned *prio,
+		       unsigned want)
 {
 	*prio = 0;
 	if (e->ib)
@@ -252,9 +252,9 @@ static void note_end(struct run *run)
 	uint64_t now = now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&run->end_ns, memory_order_relaxed);
-	while (now > seen && !atomic_compare_exchange_weak_explicit(&run->end_ns, &seen, now,
-								      memory_order_relaxed,
-								      memory_order_relaxed))
+	while (now > seen &&
+	       !atomic_compare_exchange_weak_explicit(&run->end_ns, &seen, now,
+						      memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -432,12 +432,12 @@ static int create_target(zr_arena *a, const struct variant *v, struct endpoint *
 	e->r = NULL;
 	e->ib = NULL;
 	if (v->kind == KIND_INBOX) {
-		zr_inbox_config cfg = {.capacity = v->capacity, .wait = ZR_WAIT_SPIN,
-				       .share = v->share};
+		zr_inbox_config cfg = {
+			.capacity = v->capacity, .wait = ZR_WAIT_SPIN, .share = v->share};
 		ZR_CHECK_RC(zr_inbox_create(a, v->name, &cfg, &e->ib));
 	} else {
-		zr_ring_config cfg = {.kind = v->kind, .capacity = v->capacity,
-				      .wait = ZR_WAIT_SPIN};
+		zr_ring_config cfg = {
+			.kind = v->kind, .capacity = v->capacity, .wait = ZR_WAIT_SPIN};
 		ZR_CHECK_RC(zr_ring_create(a, v->name, &cfg, &e->r));
 	}
 	return 0;
@@ -449,7 +449,8 @@ static int start_workers(struct run *run, struct worker *w, unsigned *n)
 	const struct variant *v = run->v;
 	*n = 0;
 	for (unsigned i = 0; i < v->consumers + v->producers; i++) {
-		w[i] = (struct worker){.run = run, .role = i < v->consumers ? CONSUMER : PRODUCER,
+		w[i] = (struct worker){.run = run,
+				       .role = i < v->consumers ? CONSUMER : PRODUCER,
 				       .id = i < v->consumers ? i : i - v->consumers};
 		int rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 		if (rc) {

@@ -53,10 +53,10 @@ struct shared {
 	_Atomic uint32_t go;
 	_Atomic uint32_t failed;
 	_Atomic uint32_t owner[PRODUCERS]; /* each producer's owner id */
-	_Atomic uint64_t consumed;         /* payloads freed by consumers or producers */
-	_Atomic uint64_t nomem;            /* allocations refused for lack of space */
-	_Atomic uint64_t bytes;            /* verified */
-	_Atomic uint8_t counts[];          /* frees per (producer, seq) */
+	_Atomic uint64_t consumed;	   /* payloads freed by consumers or producers */
+	_Atomic uint64_t nomem;		   /* allocations refused for lack of space */
+	_Atomic uint64_t bytes;		   /* verified */
+	_Atomic uint8_t counts[];	   /* frees per (producer, seq) */
 };
 
 /* A child's view. */
@@ -168,12 +168,12 @@ static void fail_dump(struct child *c)
 }
 
 /* Check, dumping ring and slab first (expr is evaluated twice). */
-#define CCHECK(expr, c, ...)                                 \
-	do {                                                 \
-		if (!(expr)) {                               \
-			fail_dump(c);                        \
-			ZR_CHECK(expr, __VA_ARGS__);         \
-		}                                            \
+#define CCHECK(expr, c, ...)                                                                       \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			fail_dump(c);                                                              \
+			ZR_CHECK(expr, __VA_ARGS__);                                               \
+		}                                                                                  \
 	} while (0)
 
 static int check_header(struct child *c, zr_payload p, const uint64_t head[2], size_t usable)
@@ -183,13 +183,16 @@ static int check_header(struct child *c, zr_payload p, const uint64_t head[2], s
 	uint64_t seq = tag & ((UINT64_C(1) << 48) - 1);
 	CCHECK(tag >> 56 == MAGIC && from < PRODUCERS && seq < opt.ops && size <= usable &&
 		       size >= MIN_SIZE,
-	       c, "child %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
-	       " (usable %zu)", c->id, p.v, tag, size, usable);
+	       c,
+	       "child %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
+	       " (usable %zu)",
+	       c->id, p.v, tag, size, usable);
 	int64_t owner = zr_payload_owner(c->a, p);
 	/* relaxed: written by the producer before it made any payload */
 	uint32_t want = atomic_load_explicit(&c->sh->owner[from], memory_order_relaxed);
-	CCHECK(owner == (int64_t)want, c, "child %u: payload of producer %u owned by %" PRId64
-	       ", not %u", c->id, from, owner, want);
+	CCHECK(owner == (int64_t)want, c,
+	       "child %u: payload of producer %u owned by %" PRId64 ", not %u", c->id, from, owner,
+	       want);
 	return 0;
 }
 
@@ -207,8 +210,10 @@ static int consume(struct child *c, zr_payload p)
 	unsigned from = (unsigned)(head[0] >> 48) & 0xffu;
 	uint64_t seq = head[0] & ((UINT64_C(1) << 48) - 1);
 	size_t bad = verify(ptr, head[1], head[0]);
-	CCHECK(bad == head[1], c, "child %u: payload of producer %u seq %" PRIu64 " (%" PRIu64
-	       " bytes) differs at byte %zu", c->id, from, seq, head[1], bad);
+	CCHECK(bad == head[1], c,
+	       "child %u: payload of producer %u seq %" PRIu64 " (%" PRIu64
+	       " bytes) differs at byte %zu",
+	       c->id, from, seq, head[1], bad);
 	rc = zr_payload_free(c->a, p);
 	CCHECK(rc == 0, c, "child %u: free %#" PRIx64 ": %s", c->id, p.v, zr_strerror(rc));
 	/* relaxed: a tally, read by the parent after the children exited */
@@ -251,8 +256,10 @@ static int make_payload(struct child *c, uint64_t seq, zr_payload *p)
 	if (alloc_one(c, size, p))
 		return ZR_TEST_FAIL;
 	int rc = zr_payload_resolve(c->a, *p, &ptr, &usable);
-	CCHECK(rc == 0 && usable >= size, c, "producer %u: new payload %#" PRIx64 " of %zu bytes:"
-	       " resolve %s, usable %zu", c->id, p->v, size, zr_strerror(rc), usable);
+	CCHECK(rc == 0 && usable >= size, c,
+	       "producer %u: new payload %#" PRIx64 " of %zu bytes:"
+	       " resolve %s, usable %zu",
+	       c->id, p->v, size, zr_strerror(rc), usable);
 	fill(ptr, size, make_tag(c->id, seq));
 	return 0;
 }
@@ -445,8 +452,9 @@ static int check_end(zr_arena *a, zr_ring *r, struct shared *sh)
 			  st[i].free == st[i].blocks;
 		if (!ok)
 			dump_all(a, r);
-		ZR_CHECK(ok, "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %"
-			 PRIu64 " free %" PRIu64 " of %" PRIu64 " after every child closed",
+		ZR_CHECK(ok,
+			 "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %" PRIu64
+			 " free %" PRIu64 " of %" PRIu64 " after every child closed",
 			 st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
 			 st[i].cached, st[i].orphans, st[i].free, st[i].blocks);
 	}
@@ -460,8 +468,8 @@ static int check_end(zr_arena *a, zr_ring *r, struct shared *sh)
 static int spawn_family(struct family *f, struct shared *sh)
 {
 	for (unsigned i = 0; i < CHILDREN; i++) {
-		f->pid[i] = i < CONSUMERS ? spawn(sh, CONSUMER, i)
-					  : spawn(sh, PRODUCER, i - CONSUMERS);
+		f->pid[i] =
+			i < CONSUMERS ? spawn(sh, CONSUMER, i) : spawn(sh, PRODUCER, i - CONSUMERS);
 		f->done[i] = f->pid[i] <= 0;
 		ZR_CHECK(f->pid[i] > 0, "fork: %s", strerror(errno));
 	}
@@ -528,8 +536,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	zr_arena *a = zr_test_arena(64u << 20, opt.arena);
 	size_t bytes = sizeof(struct shared) + (size_t)(opt.ops * PRODUCERS);
-	struct shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct shared *sh =
+		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		fprintf(stderr, "mmap: %s\n", strerror(errno));
 		return ZR_TEST_FAIL;

@@ -41,14 +41,14 @@
 
 struct shared {
 	zr_arena *a;
-	zr_ring *inbound[THREADS]; /* creator's handles; threads open their own */
-	_Atomic uint8_t *counts;   /* frees per (thread, seq) */
+	zr_ring *inbound[THREADS];    /* creator's handles; threads open their own */
+	_Atomic uint8_t *counts;      /* frees per (thread, seq) */
 	_Atomic uint64_t outstanding; /* sent and not yet freed by the receiver */
 	_Atomic uint32_t producing_done;
 	_Atomic uint32_t failed;
 	_Atomic uint32_t finished;
-	_Atomic uint64_t nomem;    /* allocations refused for lack of space, retried */
-	_Atomic uint64_t bytes;    /* written and verified */
+	_Atomic uint64_t nomem; /* allocations refused for lack of space, retried */
+	_Atomic uint64_t bytes; /* written and verified */
 };
 
 struct worker {
@@ -56,8 +56,8 @@ struct worker {
 	unsigned id;
 	int rc;
 	pthread_t tid;
-	zr_ring *in;               /* own inbound ring */
-	zr_ring *out[THREADS];     /* every thread's inbound ring */
+	zr_ring *in;	       /* own inbound ring */
+	zr_ring *out[THREADS]; /* every thread's inbound ring */
 	uint64_t rng;
 };
 
@@ -159,12 +159,12 @@ static void slab_dump_fail(struct shared *sh)
 }
 
 /* Check, dumping the slab counters first (expr is evaluated twice). */
-#define SCHECK(expr, sh, ...)                                \
-	do {                                                 \
-		if (!(expr)) {                               \
-			slab_dump_fail(sh);                  \
-			ZR_CHECK(expr, __VA_ARGS__);         \
-		}                                            \
+#define SCHECK(expr, sh, ...)                                                                      \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			slab_dump_fail(sh);                                                        \
+			ZR_CHECK(expr, __VA_ARGS__);                                               \
+		}                                                                                  \
 	} while (0)
 
 /* Resolve, verify and free one payload; then check a second free fails. */
@@ -182,11 +182,15 @@ static int consume(struct worker *w, zr_payload p)
 	uint64_t seq = tag & ((UINT64_C(1) << 48) - 1);
 	SCHECK(tag >> 56 == MAGIC && from < THREADS && seq < opt.ops && size <= usable &&
 		       size >= MIN_SIZE,
-	       sh, "thread %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
-	       " (usable %zu)", w->id, p.v, tag, size, usable);
+	       sh,
+	       "thread %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
+	       " (usable %zu)",
+	       w->id, p.v, tag, size, usable);
 	size_t bad = verify(ptr, size, tag);
-	SCHECK(bad == size, sh, "thread %u: payload of thread %u seq %" PRIu64 " (%" PRIu64
-	       " bytes) differs at byte %zu", w->id, from, seq, size, bad);
+	SCHECK(bad == size, sh,
+	       "thread %u: payload of thread %u seq %" PRIu64 " (%" PRIu64
+	       " bytes) differs at byte %zu",
+	       w->id, from, seq, size, bad);
 	rc = zr_payload_free(sh->a, p);
 	SCHECK(rc == 0, sh, "thread %u: free %#" PRIx64 ": %s", w->id, p.v, zr_strerror(rc));
 	/* relaxed: a tally, read after the threads were joined */
@@ -268,13 +272,14 @@ static int make_payload(struct worker *w, uint64_t seq, zr_payload *p)
 	if (alloc_one(w, size, p))
 		return ZR_TEST_FAIL;
 	int rc = zr_payload_resolve(sh->a, *p, &ptr, &usable);
-	SCHECK(rc == 0 && usable >= size, sh, "thread %u: new payload %#" PRIx64
-	       " of %zu bytes: resolve %s, usable %zu", w->id, p->v, size, zr_strerror(rc), usable);
+	SCHECK(rc == 0 && usable >= size, sh,
+	       "thread %u: new payload %#" PRIx64 " of %zu bytes: resolve %s, usable %zu", w->id,
+	       p->v, size, zr_strerror(rc), usable);
 	int64_t owner = zr_payload_owner(sh->a, *p);
 	zr_arena_info info;
 	zr_arena_info_get(sh->a, &info);
-	SCHECK(owner == (int64_t)info.self, sh, "thread %u: new payload owned by %" PRId64
-	       ", not %u", w->id, owner, info.self);
+	SCHECK(owner == (int64_t)info.self, sh,
+	       "thread %u: new payload owned by %" PRId64 ", not %u", w->id, owner, info.self);
 	fill(ptr, size, make_tag(w->id, seq));
 	return 0;
 }
@@ -421,8 +426,9 @@ static int check_end(struct shared *sh)
 		       " after every thread flushed and exited",
 		       st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
 		       st[i].cached, st[i].orphans);
-		SCHECK(st[i].free == st[i].blocks, sh, "class %" PRIu64 ": %" PRIu64 " of %" PRIu64
-		       " blocks free", st[i].block_size, st[i].free, st[i].blocks);
+		SCHECK(st[i].free == st[i].blocks, sh,
+		       "class %" PRIu64 ": %" PRIu64 " of %" PRIu64 " blocks free",
+		       st[i].block_size, st[i].free, st[i].blocks);
 	}
 	zr_diag d = {0};
 	int rc = zr_arena_check(sh->a, &d);

@@ -385,7 +385,6 @@ TEST(test_create_bad_config)
 	}
 }
 
-
 /* ---- opening damaged segments ------------------------------------------- */
 
 TEST(test_foreign)
@@ -432,7 +431,11 @@ struct patch {
 	const char *msg;
 };
 
-#define WANT(rc, fix, msg) return (struct patch){rc, fix, msg}
+#define WANT(rc, fix, msg)                                                                         \
+	return (struct patch)                                                                      \
+	{                                                                                          \
+		rc, fix, msg                                                                       \
+	}
 #define CORRUPT(msg) WANT(ZR_ECORRUPT, true, msg)
 #define NPATCHES 29u /* then the state tests */
 
@@ -450,7 +453,9 @@ static struct patch apply_patch(struct zri_header *h, unsigned i)
 {
 	struct zri_section *s = h->sections;
 	switch (i) {
-	case 0: h->layout_version = ZRI_LAYOUT_VERSION + 1; WANT(ZR_EVERSION, true, "this build reads");
+	case 0:
+		h->layout_version = ZRI_LAYOUT_VERSION + 1;
+		WANT(ZR_EVERSION, true, "this build reads");
 	case 1: h->fingerprint ^= 1; WANT(ZR_ELAYOUT, true, "fingerprint");
 	case 2: h->magic ^= 0xff; WANT(ZR_EFOREIGN, true, "magic");
 	case 3: h->name[3] ^= 0x20; WANT(ZR_ECORRUPT, false, "checksum"); /* one flipped byte */
@@ -928,7 +933,7 @@ TEST(test_owner_alive_and_recover)
 	zr_arena_info_get(a, &in);
 	assert_int_equal(in.procs_attached, 1);
 	assert_int_equal(in.procs_dead, 0);
-	assert_non_null(zr_payload_ptr(a, p)); /* orphans stay valid */
+	assert_non_null(zr_payload_ptr(a, p));		/* orphans stay valid */
 	assert_int_equal(zr_arena_recover(a, &rep), 0); /* counts add up */
 	assert_int_equal(rep.procs_dead, 1);
 	assert_int_equal(zr_arena_recover(a, NULL), 0);
@@ -985,14 +990,32 @@ int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		T(test_config_defaults), T(test_create_open_close_unlink), T(test_create_eexist),
-		T(test_bad_names), T(test_create_bad_config), T(test_foreign),
-		T(test_foreign_short), T(test_trunc), T(test_version_and_layout),
-		T(test_corrupt_checksum), T(test_corrupt_sections), T(test_poisoned),
-		T(test_notready_empty), T(test_notready_dead_creator), T(test_still_being_created),
-		T(test_notready_zero_magic), T(test_modes_and_owner), T(test_enospace),
-		T(test_file_backed), T(test_readonly), T(test_procfull), T(test_info), T(test_list),
-		T(test_stale_gc), T(test_owner_alive_and_recover), T(test_check),
+		T(test_config_defaults),
+		T(test_create_open_close_unlink),
+		T(test_create_eexist),
+		T(test_bad_names),
+		T(test_create_bad_config),
+		T(test_foreign),
+		T(test_foreign_short),
+		T(test_trunc),
+		T(test_version_and_layout),
+		T(test_corrupt_checksum),
+		T(test_corrupt_sections),
+		T(test_poisoned),
+		T(test_notready_empty),
+		T(test_notready_dead_creator),
+		T(test_still_being_created),
+		T(test_notready_zero_magic),
+		T(test_modes_and_owner),
+		T(test_enospace),
+		T(test_file_backed),
+		T(test_readonly),
+		T(test_procfull),
+		T(test_info),
+		T(test_list),
+		T(test_stale_gc),
+		T(test_owner_alive_and_recover),
+		T(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,9 +12,9 @@
 
 /* Every value of enum zr_err other than ZR_OK. */
 static const int zr_codes[] = {
-	ZR_ELAYOUT,  ZR_ECORRUPT,  ZR_ELEASE,   ZR_ESTALE,      ZR_ENOTSUP,  ZR_ENODEV,
-	ZR_EFOREIGN, ZR_EVERSION,  ZR_ETRUNC,   ZR_ENOTREADY,   ZR_EOWNER,   ZR_ENOSPACE,
-	ZR_EDOUBLEFREE, ZR_ETOOBIG, ZR_EPROCFULL, ZR_EPOISONED, ZR_EREADONLY,
+	ZR_ELAYOUT,	ZR_ECORRUPT, ZR_ELEASE,	   ZR_ESTALE,	 ZR_ENOTSUP,   ZR_ENODEV,
+	ZR_EFOREIGN,	ZR_EVERSION, ZR_ETRUNC,	   ZR_ENOTREADY, ZR_EOWNER,    ZR_ENOSPACE,
+	ZR_EDOUBLEFREE, ZR_ETOOBIG,  ZR_EPROCFULL, ZR_EPOISONED, ZR_EREADONLY,
 };
 #define NCODES (sizeof(zr_codes) / sizeof(zr_codes[0]))
 
@@ -52,8 +52,8 @@ static void test_ok_and_errno(void **state)
 	assert_string_not_equal(ok, zr_strerror(-5999));
 	for (size_t i = 0; i < NCODES; i++)
 		assert_string_not_equal(ok, zr_strerror(zr_codes[i]));
-	static const int errs[] = {ENOENT, EINVAL, EEXIST, ENOSPC, ENOMEM, ETIMEDOUT,
-				   EINTR,  EAGAIN, ENAMETOOLONG};
+	static const int errs[] = {ENOENT,    EINVAL, EEXIST, ENOSPC,	   ENOMEM,
+				   ETIMEDOUT, EINTR,  EAGAIN, ENAMETOOLONG};
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
 		const char *s = zr_strerror(-errs[i]);
 		assert_non_null(s);
@@ -65,8 +65,8 @@ static void test_ok_and_errno(void **state)
 static void test_unknown_codes(void **state)
 {
 	(void)state;
-	static const int odd[] = {-5000, -5999, -100000, 1, 12345, 5001, -2147483647 - 1,
-				  2147483647};
+	static const int odd[] = {-5000, -5999, -100000,	 1,
+				  12345, 5001,	-2147483647 - 1, 2147483647};
 	const char *unknown = zr_strerror(-5999);
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		const char *s = zr_strerror(odd[i]);

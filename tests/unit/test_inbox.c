@@ -93,7 +93,7 @@ static void test_create_errors(void **state)
 {
 	(void)state;
 	static const zr_inbox_config bad[] = {
-		{0, ZR_WAIT_SPIN, 0}, {1, ZR_WAIT_SPIN, 0},  {3, ZR_WAIT_SPIN, 0},
+		{0, ZR_WAIT_SPIN, 0}, {1, ZR_WAIT_SPIN, 0},	      {3, ZR_WAIT_SPIN, 0},
 		{1u << 31, 0, 0},     {8, ZR_WAIT_SPIN_FUTEX + 1, 0}, {8, 99, 4},
 	};
 	zr_inbox *ib = NULL;
@@ -194,18 +194,26 @@ static void test_strict_priority(void **state)
 {
 	(void)state;
 	zr_inbox *ib = new_inbox(8, ZR_WAIT_SPIN, 0);
-	static const struct { unsigned prio; uint64_t v; } in[] = {
-		{ZR_PRIO_LOW, 1},  {ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_NORMAL, 3}, {ZR_PRIO_HIGH, 4},
-		{ZR_PRIO_LOW, 5},  {ZR_PRIO_CRITICAL, 6}, {ZR_PRIO_HIGH, 7},   {ZR_PRIO_NORMAL, 8},
-		{ZR_PRIO_NORMAL, 9}, {ZR_PRIO_LOW, 10},
+	static const struct {
+		unsigned prio;
+		uint64_t v;
+	} in[] = {
+		{ZR_PRIO_LOW, 1},  {ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_NORMAL, 3},
+		{ZR_PRIO_HIGH, 4}, {ZR_PRIO_LOW, 5},	  {ZR_PRIO_CRITICAL, 6},
+		{ZR_PRIO_HIGH, 7}, {ZR_PRIO_NORMAL, 8},	  {ZR_PRIO_NORMAL, 9},
+		{ZR_PRIO_LOW, 10},
 	};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		assert_true(zr_inbox_push(ib, in[i].prio, in[i].v));
 	assert_int_equal(zr_inbox_count(ib), 10);
-	static const struct { unsigned prio; uint64_t v; } want[] = {
-		{ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_CRITICAL, 6}, {ZR_PRIO_HIGH, 4}, {ZR_PRIO_HIGH, 7},
-		{ZR_PRIO_NORMAL, 3},   {ZR_PRIO_NORMAL, 8},   {ZR_PRIO_NORMAL, 9}, {ZR_PRIO_LOW, 1},
-		{ZR_PRIO_LOW, 5},      {ZR_PRIO_LOW, 10},
+	static const struct {
+		unsigned prio;
+		uint64_t v;
+	} want[] = {
+		{ZR_PRIO_CRITICAL, 2}, {ZR_PRIO_CRITICAL, 6}, {ZR_PRIO_HIGH, 4},
+		{ZR_PRIO_HIGH, 7},     {ZR_PRIO_NORMAL, 3},   {ZR_PRIO_NORMAL, 8},
+		{ZR_PRIO_NORMAL, 9},   {ZR_PRIO_LOW, 1},      {ZR_PRIO_LOW, 5},
+		{ZR_PRIO_LOW, 10},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint64_t v = 0;
@@ -237,7 +245,7 @@ static void test_bad_prio_and_fullness(void **state)
 	assert_int_equal(zr_inbox_count(ib), 0);
 	for (uint64_t i = 0; i < 4; i++)
 		assert_true(zr_inbox_push(ib, ZR_PRIO_LOW, i));
-	assert_false(zr_inbox_push(ib, ZR_PRIO_LOW, 4)); /* that level is full ... */
+	assert_false(zr_inbox_push(ib, ZR_PRIO_LOW, 4));	  /* that level is full ... */
 	for (unsigned p = ZR_PRIO_CRITICAL; p < ZR_PRIO_LOW; p++) /* ... the others are not */
 		for (uint64_t i = 0; i < 4; i++)
 			assert_true(zr_inbox_push(ib, p, 10 * p + i));
@@ -310,11 +318,11 @@ static void test_share(void **state)
 
 	zr_inbox *shared = new_inbox(8, ZR_WAIT_SPIN, 4);
 	pops_per_level(shared, 400, c);
-	print_message("share 4, 400 pops: critical %u high %u normal %u low %u\n", c[0], c[1],
-		      c[2], c[3]);
+	print_message("share 4, 400 pops: critical %u high %u normal %u low %u\n", c[0], c[1], c[2],
+		      c[3]);
 	assert_int_equal(c[0] + c[1] + c[2] + c[3], 400);
 	for (unsigned p = ZR_PRIO_HIGH; p < ZR_PRIO_COUNT; p++) {
-		assert_true(c[p] > 0);         /* no level starves */
+		assert_true(c[p] > 0);			 /* no level starves */
 		assert_true(c[ZR_PRIO_CRITICAL] > c[p]); /* critical still gets the most */
 	}
 	assert_true(c[ZR_PRIO_CRITICAL] >= 400 * 3 / 4 - 4);
@@ -395,7 +403,10 @@ static void test_pop_wait_wake(void **state)
 	zr_inbox_close(ib);
 }
 
-#define CASE(f, p) {#f "/" #p, f, NULL, NULL, &p}
+#define CASE(f, p)                                                                                 \
+	{                                                                                          \
+#f "/" #p, f, NULL, NULL, &p                                                       \
+	}
 #define MODES(f) CASE(f, spin), CASE(f, futex), CASE(f, spin_futex)
 
 int main(int argc, char **argv)

@@ -168,10 +168,10 @@ static void test_stats_exact(void **state)
 	uint64_t v, in[6] = {1, 2, 3, 4, 5, 6}, out[6];
 	for (uint64_t i = 1; i <= 4; i++)
 		assert_true(zr_ring_enqueue(r, i));
-	assert_false(zr_ring_enqueue(r, 5));              /* full 1 */
+	assert_false(zr_ring_enqueue(r, 5)); /* full 1 */
 	for (uint64_t i = 1; i <= 4; i++)
 		assert_true(zr_ring_dequeue(r, &v));
-	assert_false(zr_ring_dequeue(r, &v));             /* empty 1 */
+	assert_false(zr_ring_dequeue(r, &v));		       /* empty 1 */
 	assert_int_equal(zr_ring_enqueue_burst(r, in, 6), 4);  /* full 2 */
 	assert_int_equal(zr_ring_dequeue_burst(r, out, 6), 4); /* empty 2 */
 	zr_ring_stats s = stat_of(r);
@@ -233,11 +233,16 @@ static void test_create_einval(void **state)
 {
 	(void)state;
 	static const zr_ring_config bad[] = {
-		{ZR_RING_MPMC, 0, ZR_WAIT_SPIN},         {ZR_RING_MPMC, 1, ZR_WAIT_SPIN},
-		{ZR_RING_SPSC, 3, ZR_WAIT_SPIN},         {ZR_RING_MPMC, 1u << 31, ZR_WAIT_SPIN},
-		{ZR_RING_SPSC, (1u << 30) + 1, 0},       {ZR_RING_MPMC, 0xffffffffu, 0},
-		{0, 8, ZR_WAIT_SPIN},                    {3, 8, ZR_WAIT_SPIN},
-		{ZR_RING_MPMC, 8, ZR_WAIT_SPIN_FUTEX + 1}, {ZR_RING_SPSC, 8, 99},
+		{ZR_RING_MPMC, 0, ZR_WAIT_SPIN},
+		{ZR_RING_MPMC, 1, ZR_WAIT_SPIN},
+		{ZR_RING_SPSC, 3, ZR_WAIT_SPIN},
+		{ZR_RING_MPMC, 1u << 31, ZR_WAIT_SPIN},
+		{ZR_RING_SPSC, (1u << 30) + 1, 0},
+		{ZR_RING_MPMC, 0xffffffffu, 0},
+		{0, 8, ZR_WAIT_SPIN},
+		{3, 8, ZR_WAIT_SPIN},
+		{ZR_RING_MPMC, 8, ZR_WAIT_SPIN_FUTEX + 1},
+		{ZR_RING_SPSC, 8, 99},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		zr_ring *r = NULL;
@@ -617,15 +622,19 @@ static void test_wake_all(void **state)
 	assert_true(slept);
 	if (took >= 750000000)
 		print_error("sleeper returned %d %.3f s after zr_ring_wake_all(), "
-			    "its timeout was 1.5 s\n", w.rc, (double)took / 1e9);
+			    "its timeout was 1.5 s\n",
+			    w.rc, (double)took / 1e9);
 	assert_true(took < 750000000);
 	assert_int_equal(w.rc, -ECANCELED); /* ring.h: a kicked sleeper says so */
-	assert_int_equal(wakes, 0); /* not a producer's wake */
+	assert_int_equal(wakes, 0);	    /* not a producer's wake */
 	assert_true(works);
 }
 
 /* One case per parameter, named test/param so that failures say which. */
-#define CASE(f, p) {#f "/" #p, f, NULL, NULL, &p}
+#define CASE(f, p)                                                                                 \
+	{                                                                                          \
+#f "/" #p, f, NULL, NULL, &p                                                       \
+	}
 #define BOTH(f) CASE(f, spsc), CASE(f, mpmc)
 #define MODES(f) CASE(f, spin), CASE(f, futex), CASE(f, spin_futex)
 

@@ -441,12 +441,9 @@ int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		CASE(test_writing_dead_dropped),
-		CASE(test_taken_dead_redelivered),
-		CASE(test_recover_repairs),
-		CASE(test_writing_live_not_repaired),
-		CASE(test_taken_live_is_full),
-		CASE(test_spsc_producer_killed),
+		CASE(test_writing_dead_dropped), CASE(test_taken_dead_redelivered),
+		CASE(test_recover_repairs),	 CASE(test_writing_live_not_repaired),
+		CASE(test_taken_live_is_full),	 CASE(test_spsc_producer_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

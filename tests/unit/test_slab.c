@@ -116,10 +116,20 @@ static void test_sizes(void **state)
 {
 	(void)state;
 	static const size_t sizes[][2] = {
-		{1, 64},          {63, 64},         {64, 64},       {65, 128},
-		{100, 128},       {1000, 1024},     {4096, 4096},   {4097, 8192},
-		{32768, 32768},   {65535, 65536},   {65536, 65536}, {65537, 65537},
-		{(size_t)1 << 20, (size_t)1 << 20}, {300001, 300001},
+		{1, 64},
+		{63, 64},
+		{64, 64},
+		{65, 128},
+		{100, 128},
+		{1000, 1024},
+		{4096, 4096},
+		{4097, 8192},
+		{32768, 32768},
+		{65535, 65536},
+		{65536, 65536},
+		{65537, 65537},
+		{(size_t)1 << 20, (size_t)1 << 20},
+		{300001, 300001},
 	};
 	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
 	zr_payload p[N];
@@ -189,7 +199,7 @@ static void test_bad_sizes_and_handles(void **state)
 	assert_int_equal(zr_payload_alloc(g_arena, SIZE_MAX, &p), ZR_ETOOBIG);
 	assert_int_equal(p.v, 0);
 	expect_handle_rc(ZR_PAYLOAD_NULL, -EINVAL);
-	expect_handle_rc((zr_payload){12345}, -EINVAL);   /* offset in the ring heap */
+	expect_handle_rc((zr_payload){12345}, -EINVAL);	     /* offset in the ring heap */
 	expect_handle_rc((zr_payload){UINT64_MAX}, -EINVAL); /* past the end */
 	/* the middle of a 128-byte block, one 64-byte unit in */
 	zr_payload q = alloc_checked(100, 128, 1);
@@ -308,7 +318,7 @@ static void test_exhaustion(void **state)
 	zr_payload p = alloc_ok(LARGE_PAGE); /* everything is back */
 	free_ok(p);
 	p = alloc_ok(pages * LARGE_PAGE < g_info.max_payload ? pages * LARGE_PAGE
-							      : g_info.max_payload);
+							     : g_info.max_payload);
 	free_ok(p);
 
 	/* 64 B: class 0 runs out, then larger classes serve */
@@ -341,7 +351,7 @@ static void test_disown_adopt(void **state)
 		assert_int_equal(zr_payload_owner(g_arena, p), g_info.self);
 		assert_int_equal(zr_payload_disown(g_arena, p), 0);
 		assert_int_equal(zr_payload_owner(g_arena, p), 0);
-		assert_non_null(zr_payload_ptr(g_arena, p)); /* still allocated */
+		assert_non_null(zr_payload_ptr(g_arena, p));	    /* still allocated */
 		assert_int_equal(zr_payload_disown(g_arena, p), 0); /* idempotent */
 		assert_int_equal(zr_payload_adopt(g_arena, p), 0);
 		assert_int_equal(zr_payload_owner(g_arena, p), g_info.self);

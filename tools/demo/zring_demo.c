@@ -122,7 +122,8 @@ static void work(void)
 			continue;
 		zr_payload p = {v};
 		const struct message *m = zr_payload_ptr(a, p); /* read in place */
-		if (!m || m->magic != MAGIC || sum_bytes((const uint8_t *)(m + 1), m->len) != m->checksum)
+		if (!m || m->magic != MAGIC ||
+		    sum_bytes((const uint8_t *)(m + 1), m->len) != m->checksum)
 			atomic_fetch_add(&board->bad, 1);
 		else
 			atomic_fetch_add(&board->bytes, sizeof(*m) + m->len);
@@ -156,16 +157,19 @@ static void summary(zr_arena *a, zr_inbox *ib, double secs, const zr_recover_rep
 		total += atomic_load(&board->received[p]);
 	printf("\nzring demo: %d producers, %d workers, one producer killed midway\n", PRODUCERS,
 	       WORKERS);
-	printf("  messages   %" PRIu64 " in %.2f s = %.0f msg/s, %.1f MB/s written and read in place\n",
+	printf("  messages   %" PRIu64
+	       " in %.2f s = %.0f msg/s, %.1f MB/s written and read in place\n",
 	       total, secs, (double)total / secs, (double)atomic_load(&board->bytes) / secs / 1e6);
-	printf("  by priority critical %" PRIu64 ", high %" PRIu64 ", normal %" PRIu64 ", low %" PRIu64 "\n",
+	printf("  by priority critical %" PRIu64 ", high %" PRIu64 ", normal %" PRIu64
+	       ", low %" PRIu64 "\n",
 	       atomic_load(&board->received[0]), atomic_load(&board->received[1]),
 	       atomic_load(&board->received[2]), atomic_load(&board->received[3]));
 	printf("  latency    mean %.1f us, max %.1f us (send to receive, incl. queueing)\n",
 	       total ? (double)atomic_load(&board->lat_ns_sum) / (double)total / 1e3 : 0.0,
 	       (double)atomic_load(&board->lat_max_ns) / 1e3);
-	printf("  recovery   dead processes %u, ring entries dropped %" PRIu64 ", redelivered %" PRIu64
-	       ", cached blocks returned %" PRIu64 ", orphans freed %" PRIu64 "\n",
+	printf("  recovery   dead processes %u, ring entries dropped %" PRIu64
+	       ", redelivered %" PRIu64 ", cached blocks returned %" PRIu64
+	       ", orphans freed %" PRIu64 "\n",
 	       rep->procs_dead, rep->ring_drops, rep->ring_redelivers, rep->blocks_freed, orphans);
 	zr_slab_class_stats st[ZR_SLAB_MAX_CLASSES];
 	size_t n;
@@ -175,7 +179,8 @@ static void summary(zr_arena *a, zr_inbox *ib, double secs, const zr_recover_rep
 		leaked += st[i].in_use + st[i].cached;
 	zr_diag d = {0};
 	int check = zr_arena_check(a, &d);
-	printf("  corrupt payloads %" PRIu64 ", blocks leaked %" PRIu64 ", inbox left %u, check %s\n",
+	printf("  corrupt payloads %" PRIu64 ", blocks leaked %" PRIu64
+	       ", inbox left %u, check %s\n",
 	       atomic_load(&board->bad), leaked, zr_inbox_count(ib), check ? d.msg : "ok");
 }
 
@@ -185,7 +190,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--messages"))
 			count = strtoull(argv[i + 1], NULL, 0);
-	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		     0);
 	snprintf(arena_name, sizeof(arena_name), "zring-demo-%d", (int)getpid());
 	zr_arena_config cfg;
 	zr_arena_config_init(&cfg, (size_t)64 << 20);

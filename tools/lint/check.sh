@@ -46,7 +46,12 @@ for f in $lib_files; do
     [ "$n" -ge 1 ] || report "$f: label $lab is in the synchronisation map but not in the code"
   done
 done
-# 5. Spelling, when codespell is installed.
+# 5. Formatting (.clang-format), when clang-format is installed.
+if command -v clang-format >/dev/null 2>&1; then
+  clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' '*.cc') 2>&1 | head -20 | grep . && \
+    report "run clang-format -i on the files above"
+fi
+# 6. Spelling, when codespell is installed.
 if command -v codespell >/dev/null 2>&1; then
   codespell -q 3 -L te,nd,ser include runtime rings tests tools README.md || fail=1
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages zring needs, if any is missing (Debian 12, root).
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev
+pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format llvm libclang-rt-14-dev
+      codespell
       liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev)
 missing=()
 for p in "${pkgs[@]}"; do
