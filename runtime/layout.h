@@ -251,6 +251,9 @@ static inline uint64_t zri_blk_word(uint32_t gen, uint32_t owner, uint32_t state
 	return (uint64_t)gen << 32 | (uint64_t)(owner & ZRI_OWNER_MASK) << 8 | state;
 }
 #define ZRI_BLK_GEN(w) ((uint32_t)((w) >> 32))
+/* Does a handle's 24-bit generation name the block's current life? */
+#define ZRI_BLK_GEN_IS(w, handle_gen)                                                              \
+	((ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) == (handle_gen))
 #define ZRI_BLK_OWNER(w) ((uint32_t)(((w) >> 8) & ZRI_OWNER_MASK))
 #define ZRI_BLK_STATE(w) ((uint32_t)((w)&0xffu))
 

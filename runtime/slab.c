@@ -346,8 +346,7 @@ int zri_slab_resolve(const zr_arena *a, zr_payload p, void **ptr, size_t *size,
 	/* A2: pairs with R2 in alloc_small() */
 	uint64_t w = atomic_load_explicit(m, memory_order_acquire);
 	uint32_t s = ZRI_BLK_STATE(w);
-	bool same = (ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) == gen;
-	if (!same)
+	if (!ZRI_BLK_GEN_IS(w, gen))
 		return ZR_ESTALE;
 	if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
 		return ZR_EDOUBLEFREE;
@@ -373,28 +372,16 @@ void *zr_payload_ptr(const zr_arena *a, zr_payload p)
 
 static int free_small(zr_arena *a, uint32_t c, uint64_t b, uint32_t gen)
 {
-	struct zri_class_rt *rt = &a->classes[c];
 	struct zri_tcache *tc = zri_tcache_get(a);
 	if (!tc)
 		return -ENOMEM;
-	/* relaxed: the CAS below decides; see the synchronisation map */
-	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
-	for (;;) {
-		uint32_t s = ZRI_BLK_STATE(w);
-		if ((ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) != gen)
-			return ZR_ESTALE;
-		if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
-			return ZR_EDOUBLEFREE;
-		uint64_t cached = zri_blk_word(ZRI_BLK_GEN(w), a->self, ZRI_BLK_CACHED);
-		/* relaxed: the CAS only decides who frees; see the map */
-		if (atomic_compare_exchange_weak_explicit(
-			    &rt->meta[b], &w, cached, memory_order_relaxed, memory_order_relaxed))
-			break;
-	}
-	if (zri_tcache_push(a, tc, c, b) != 0) {
-		/* stays CACHED by us, outside the cache: see zri_tcache_push() */
-	}
-	return 0;
+	uint64_t old;
+	/* relaxed: the CAS only decides who frees; see the synchronisation map */
+	int rc = zri_blk_from_live(&a->classes[c].meta[b], gen, a->self, ZRI_BLK_CACHED,
+				   memory_order_relaxed, &old);
+	if (rc == 0) /* -EAGAIN: stays CACHED by us outside the cache; see there */
+		(void)zri_tcache_push(a, tc, c, b);
+	return rc;
 }
 
 int zr_payload_free(zr_arena *a, zr_payload p)
@@ -417,23 +404,12 @@ static int set_owner(zr_arena *a, zr_payload p, uint32_t owner)
 	if (a->readonly)
 		return ZR_EREADONLY;
 	_Atomic uint64_t *m;
+	uint64_t old;
 	int rc = zri_slab_resolve(a, p, NULL, NULL, &m);
-	if (rc)
-		return rc;
-	/* relaxed: ownership changes order no data */
-	uint64_t w = atomic_load_explicit(m, memory_order_relaxed);
-	for (;;) {
-		uint32_t s = ZRI_BLK_STATE(w);
-		if ((ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) != ZRI_PAYLOAD_GEN(p.v))
-			return ZR_ESTALE;
-		if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
-			return ZR_EDOUBLEFREE;
-		uint64_t nw = zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ALLOC);
-		/* relaxed: ownership orders no data */
-		if (atomic_compare_exchange_weak_explicit(m, &w, nw, memory_order_relaxed,
-							  memory_order_relaxed))
-			return 0;
-	}
+	/* relaxed: ownership orders no data */
+	return rc ? rc
+		  : zri_blk_from_live(m, ZRI_PAYLOAD_GEN(p.v), owner, ZRI_BLK_ALLOC,
+				      memory_order_relaxed, &old);
 }
 
 int zr_payload_disown(zr_arena *a, zr_payload p)

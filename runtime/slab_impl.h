@@ -25,6 +25,31 @@ static inline unsigned zri_tcache_limit(const struct zri_class_rt *rt)
 	return l < 2 ? 2 : l > ZRI_TCACHE_CAP ? ZRI_TCACHE_CAP : (unsigned)l;
 }
 
+/* Move a live block (ALLOC or ORPHAN, of the handle's generation) to
+ * state/owner with one CAS: the check that catches double frees and stale
+ * handles. `order`: the CAS's success order. Returns 0, ZR_ESTALE or
+ * ZR_EDOUBLEFREE; *old gets the word replaced. */
+static inline int zri_blk_from_live(_Atomic uint64_t *m, uint32_t gen, uint32_t owner,
+				    uint32_t state, memory_order order, uint64_t *old)
+{
+	/* relaxed: the CAS below decides */
+	uint64_t w = atomic_load_explicit(m, memory_order_relaxed);
+	for (;;) {
+		uint32_t s = ZRI_BLK_STATE(w);
+		if (!ZRI_BLK_GEN_IS(w, gen))
+			return ZR_ESTALE;
+		if (s != ZRI_BLK_ALLOC && s != ZRI_BLK_ORPHAN)
+			return ZR_EDOUBLEFREE;
+		/* relaxed on failure: retried with the value seen */
+		if (atomic_compare_exchange_weak_explicit(
+			    m, &w, zri_blk_word(ZRI_BLK_GEN(w), owner, state), order,
+			    memory_order_relaxed)) {
+			*old = w;
+			return 0;
+		}
+	}
+}
+
 struct zri_tcache *zri_tcache_get(zr_arena *a);
 unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned want);
 void zri_tcache_flush(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsigned count);

@@ -16,7 +16,7 @@
  *      scanner that still sees ALLOC only skips the run. */
 #include <errno.h>
 
-#include "arena_impl.h"
+#include "slab_impl.h"
 
 static uint64_t page_off(const zr_arena *a, uint64_t page)
 {
@@ -127,7 +127,7 @@ int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr,
 	struct zri_page_meta *m = &a->pmeta[page];
 	/* A1: pairs with R1 in zri_large_alloc() */
 	uint64_t w = atomic_load_explicit(&m->a_word, memory_order_acquire);
-	if ((ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) != gen)
+	if (!ZRI_BLK_GEN_IS(w, gen))
 		return ZR_ESTALE;
 	if (!is_head(w))
 		return ZR_EDOUBLEFREE;
@@ -146,30 +146,19 @@ int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr,
 
 int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen)
 {
-	uint64_t page;
+	uint64_t page, old;
 	if (!locate_page(a, off, &page))
 		return -EINVAL;
-	struct zri_page_meta *m = &a->pmeta[page];
-	/* relaxed: see the synchronisation map */
-	uint64_t w = atomic_load_explicit(&m->a_word, memory_order_relaxed);
-	uint64_t n;
-	for (;;) {
-		if ((ZRI_BLK_GEN(w) & ((1u << ZRI_PAYLOAD_GEN_BITS) - 1)) != gen)
-			return ZR_ESTALE;
-		if (!is_head(w))
-			return ZR_EDOUBLEFREE;
-		n = run_len(a, page); /* before the CAS: the head may be reused after it */
-		/* R2: pairs with A1 in find_run(); the last user's reads of the pages
-		 * and of npages/len happen before the next allocation's writes.
-		 * relaxed on failure: retried */
-		if (atomic_compare_exchange_weak_explicit(
-			    &m->a_word, &w, zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE),
-			    memory_order_release, memory_order_relaxed))
-			break;
-	}
-	/* relaxed: statistics only */
-	atomic_fetch_sub_explicit(&a->lctl->a_pages_used, n, memory_order_relaxed);
-	return 0;
+	/* before the CAS: the head may be reused as soon as it is FREE */
+	uint64_t n = run_len(a, page);
+	/* R2: pairs with A1 in find_run(); the last user's reads of the pages
+	 * and of npages/len happen before the next allocation's writes */
+	int rc = zri_blk_from_live(&a->pmeta[page].a_word, gen, 0, ZRI_BLK_FREE,
+				   memory_order_release, &old);
+	if (rc == 0)
+		/* relaxed: statistics only */
+		atomic_fetch_sub_explicit(&a->lctl->a_pages_used, n, memory_order_relaxed);
+	return rc;
 }
 
 void zri_large_recover(zr_arena *a, uint64_t *orphaned)
