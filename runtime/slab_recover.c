@@ -175,10 +175,15 @@ static void count_owner(const zr_arena *a, zr_slab_owner_usage *out, size_t cap,
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].owner = owner;
 		out[i].alive = zri_owner_alive(a, owner);
-		if (owner && zri_owner_idx(owner) < a->max_procs)
+		if (owner && zri_owner_idx(owner) < a->max_procs) {
 			/* relaxed: a snapshot for display */
-			out[i].pid = ZRI_PROC_PID(atomic_load_explicit(
-				&a->procs[zri_owner_idx(owner)].a_word, memory_order_relaxed));
+			uint64_t pw = atomic_load_explicit(&a->procs[zri_owner_idx(owner)].a_word,
+							   memory_order_relaxed);
+			/* the slot's pid is the owner's only while the slot is in that life */
+			if ((ZRI_PROC_GEN(pw) & ((1u << ZRI_OWNER_GEN_BITS) - 1)) ==
+			    zri_owner_gen(owner))
+				out[i].pid = ZRI_PROC_PID(pw);
+		}
 		(*n)++;
 	}
 	out[i].blocks++;
