@@ -52,11 +52,16 @@ static int preflight(const char *path, uint64_t size, zr_diag *diag)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	uint64_t avail;
-	int rc = zri_fs_free_bytes(dir, &avail);
+	uint64_t avail, page;
+	int rc = zri_fs_free_bytes(dir, &avail, &page);
 	if (rc)
 		return zri_diag_set(diag, rc, "cannot read free space of %s: %s", dir,
 				    zr_strerror(rc));
+	if (page > 4096 && size % page)
+		return zri_diag_set(diag, -EINVAL,
+				    "arena size %llu is not a multiple of %s's page size %llu "
+				    "(hugetlbfs maps whole huge pages)",
+				    (unsigned long long)size, dir, (unsigned long long)page);
 	if (avail < size)
 		return zri_diag_set(diag, ZR_ENOSPACE,
 				    "arena needs %llu bytes but %s has %llu free; "

@@ -90,11 +90,12 @@ bool zri_pid_alive(uint32_t pid, uint64_t start)
 	return start == 0 || now == start;
 }
 
-int zri_fs_free_bytes(const char *path, uint64_t *out)
+int zri_fs_free_bytes(const char *path, uint64_t *out, uint64_t *page)
 {
 	struct statvfs sv;
 	if (statvfs(path, &sv) != 0)
 		return -errno;
 	*out = (uint64_t)sv.f_bavail * sv.f_frsize;
+	*page = sv.f_bsize; /* the huge page size on hugetlbfs */
 	return 0;
 }

@@ -30,7 +30,8 @@ uint64_t zri_proc_start_time(uint32_t pid);
 /* Is `pid` alive and, if start != 0, the same process that had that start? */
 bool zri_pid_alive(uint32_t pid, uint64_t start);
 
-/* Free bytes for unprivileged users in the filesystem holding `path`. */
-int zri_fs_free_bytes(const char *path, uint64_t *out);
+/* Free bytes for unprivileged users in the filesystem holding `path`, and
+ * its block size (the page size mappings of its files must be made of). */
+int zri_fs_free_bytes(const char *path, uint64_t *out, uint64_t *page);
 
 #endif

@@ -95,7 +95,9 @@ ZR_API ZR_NODISCARD int zr_arena_create(const char *name, const zr_arena_config 
 /**
  * Create a file-backed arena at `path` (hugetlbfs, tmpfs or a plain file).
  * Same contract as zr_arena_create(); the free-space check uses the
- * filesystem of `path`.
+ * filesystem of `path`, and on hugetlbfs the size must be a multiple of the
+ * huge page size (-EINVAL otherwise). Only tmpfs and hugetlbfs arenas can be
+ * registered with CUDA later (long-term pins of other file mappings fail).
  */
 ZR_API ZR_NODISCARD int zr_arena_create_file(const char *path, const zr_arena_config *cfg,
 					     zr_arena **out, zr_diag *diag);
