@@ -26,7 +26,7 @@ static void count_procs(int fd, const struct zri_header *h, zr_arena_entry *e)
 		uint64_t w = *(uint64_t *)&p.a_word;
 		if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE)
 			continue;
-		if (zri_pid_alive(ZRI_PROC_PID(w), *(uint64_t *)&p.a_start))
+		if (zri_pid_alive(ZRI_PROC_PID(w), zri_proc_start_of(w, *(uint64_t *)&p.a_start)))
 			e->procs_alive++;
 		else
 			e->procs_dead++;

@@ -23,7 +23,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_ALIGN(x, a) (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 2u		/* 2: wake_all counters */
+#define ZRI_LAYOUT_VERSION 3u		/* 3: a_start carries its generation */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u
@@ -136,7 +136,7 @@ enum zri_proc_state { ZRI_PROC_FREE = 0, ZRI_PROC_ACTIVE = 1 };
  * every claimed slot is known even if its process dies at once. */
 struct zri_proc {
 	_Atomic uint64_t a_word;
-	_Atomic uint64_t a_start;     /* start time (clock ticks); 0 until known */
+	_Atomic uint64_t a_start;     /* start time (clock ticks) << 24 | gen: see below */
 	_Atomic uint64_t a_heartbeat; /* CLOCK_MONOTONIC ns of the last sign of life */
 	uint8_t pad[ZRI_LINE - 24];
 };
@@ -148,6 +148,18 @@ static inline uint64_t zri_proc_word(uint32_t pid, uint32_t gen, uint32_t state)
 #define ZRI_PROC_PID(w) ((uint32_t)((w) >> 32))
 #define ZRI_PROC_GEN(w) ((uint32_t)(((w) >> 8) & 0xffffffu))
 #define ZRI_PROC_STATE(w) ((uint32_t)((w)&0xffu))
+
+/* a_start is written after the claim CAS, so it may still hold the previous
+ * occupant's start time for a moment: it carries the generation it belongs
+ * to, and a start time of another generation is ignored (pid checked alone). */
+static inline uint64_t zri_proc_start_word(uint64_t start, uint32_t gen)
+{
+	return start << 24 | (gen & 0xffffffu);
+}
+static inline uint64_t zri_proc_start_of(uint64_t word, uint64_t start_word)
+{
+	return (start_word & 0xffffffu) == ZRI_PROC_GEN(word) ? start_word >> 24 : 0;
+}
 
 /* ---- ring directory ---------------------------------------------------- */
 enum zri_dirent_state { ZRI_DIRENT_FREE = 0, ZRI_DIRENT_READY = 1 };

@@ -14,7 +14,7 @@
 #include "arena_impl.h"
 #include "prim.h"
 
-static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid)
+static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid, uint64_t start)
 {
 	struct zri_proc *p = &a->procs[i];
 	uint32_t gen = ZRI_PROC_GEN(w) + 1;
@@ -25,8 +25,10 @@ static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid)
 		return false;
 	/* relaxed: read only by this slot's users, after the CAS above */
 	atomic_store_explicit(&p->a_heartbeat, zri_now_ns(), memory_order_relaxed);
-	/* R1: pairs with A1 in zri_owner_alive() */
-	atomic_store_explicit(&p->a_start, zri_proc_start_time(pid), memory_order_release);
+	/* R1: pairs with A1 in zri_owner_alive(); tagged with our generation, so
+	 * that until this store the previous occupant's start is not taken for
+	 * ours (that would make us look dead to a reaper) */
+	atomic_store_explicit(&p->a_start, zri_proc_start_word(start, gen), memory_order_release);
 	a->self_idx = i;
 	a->self = zri_owner_make(i, gen);
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
@@ -37,6 +39,7 @@ static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid)
 int zri_proc_claim(zr_arena *a)
 {
 	uint32_t pid = (uint32_t)getpid();
+	uint64_t start = zri_proc_start_time(pid); /* before the claim: keeps its window short */
 	/* free slots first; a dead process's slot only when none is left */
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < a->max_procs; i++) {
@@ -49,7 +52,7 @@ int zri_proc_claim(zr_arena *a)
 			if (pass == 1 &&
 			    (free_slot || zri_owner_alive(a, zri_owner_make(i, ZRI_PROC_GEN(w)))))
 				continue;
-			if (try_claim(a, i, w, pid))
+			if (try_claim(a, i, w, pid, start))
 				return 0;
 		}
 	}
@@ -85,9 +88,9 @@ bool zri_owner_alive(const void *arena, uint32_t owner)
 	if (ZRI_PROC_STATE(w) != ZRI_PROC_ACTIVE ||
 	    (ZRI_PROC_GEN(w) & ((1u << ZRI_OWNER_GEN_BITS) - 1)) != zri_owner_gen(owner))
 		return false;
-	/* A1: pairs with R1 in try_claim(); 0 while the claimant is starting */
+	/* A1: pairs with R1 in try_claim(); another generation's start is ignored */
 	uint64_t start = atomic_load_explicit(&p->a_start, memory_order_acquire);
-	return zri_pid_alive(ZRI_PROC_PID(w), start);
+	return zri_pid_alive(ZRI_PROC_PID(w), zri_proc_start_of(w, start));
 }
 
 bool zr_arena_owner_alive(const zr_arena *a, uint32_t owner)

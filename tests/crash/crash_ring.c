@@ -11,7 +11,9 @@
  * receipt word in shared memory, so a consumer killed inside the call
  * leaves a record of what it may have held.
  *
- * Usage: crash_ring [--seed N] [--kills N] (default 1000). */
+ * Usage: crash_ring [--seed N] [--kills N] (default 1000) [--kind spsc]
+ * (MPMC: two producers and two consumers; SPSC: one of each, each role
+ * taken over by a new process after every kill). */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,7 +26,7 @@
 
 #include "test.h"
 
-#define ROLES 2		   /* producer roles, and consumer roles */
+#define ROLES 2		   /* most producer roles, and consumer roles */
 #define MAX_SEQ (1u << 26) /* per producer role; a producer that reaches it idles */
 #define PAYLOAD_MAGIC 0x5a52434bu
 #define MAX_HELD 4096
@@ -57,6 +59,7 @@ struct shared {
 	uint32_t nmaybe[ROLES];
 	uint64_t held[MAX_HELD]; /* receipts of killed consumers */
 	uint32_t nheld;
+	int roles; /* in use: 2 for MPMC, 1 for SPSC */
 	_Atomic uint8_t tally[ROLES][MAX_SEQ];
 };
 
@@ -130,7 +133,8 @@ static void consume_one(zr_arena *a, struct consumer_state *cs, uint64_t v)
 {
 	zr_payload p = {v};
 	struct payload_head *h = zr_payload_ptr(a, p);
-	if (!h || h->magic != PAYLOAD_MAGIC || h->role >= ROLES || h->seq >= MAX_SEQ) {
+	if (!h || h->magic != PAYLOAD_MAGIC || h->role >= (uint32_t)sh->roles ||
+	    h->seq >= MAX_SEQ) {
 		fprintf(stderr, "consumer: bad payload handle %#llx\n", (unsigned long long)v);
 		_exit(4);
 	}
@@ -176,22 +180,26 @@ static pid_t spawn(int producer, int role, uint64_t seed)
 }
 
 /* Wait until every surviving role made progress; victim is (producer?, role). */
-static int survivors_progress(int vprod, int vrole)
+static int survivors_progress(zr_ring *r, int vprod, int vrole)
 {
 	uint64_t p0[ROLES], c0[ROLES];
-	for (int i = 0; i < ROLES; i++) {
+	for (int i = 0; i < sh->roles; i++) {
 		p0[i] = atomic_load(&sh->prod[i].returned);
 		c0[i] = atomic_load(&sh->cons[i].consumed);
 	}
 	/* A blocked ring never moves again; 10 s tells it from a starved core
 	 * (2 cores, five processes, sanitizers, other load). */
 	for (int spin = 0; spin < 100000; spin++) {
+		/* a producer may be stopped by a full ring and a consumer by an
+		 * empty one (SPSC with its partner dead); anything else must move */
+		uint32_t count = zr_ring_count(r);
 		int done = 1;
-		for (int i = 0; i < ROLES; i++) {
+		for (int i = 0; i < sh->roles; i++) {
 			if (!(vprod && vrole == i) && atomic_load(&sh->prod[i].returned) == p0[i] &&
-			    p0[i] < MAX_SEQ - 2)
+			    p0[i] < MAX_SEQ - 2 && count < zr_ring_capacity(r))
 				done = 0;
-			if (!(!vprod && vrole == i) && atomic_load(&sh->cons[i].consumed) == c0[i])
+			if (!(!vprod && vrole == i) &&
+			    atomic_load(&sh->cons[i].consumed) == c0[i] && count > 0)
 				done = 0;
 		}
 		if (done)
@@ -203,7 +211,8 @@ static int survivors_progress(int vprod, int vrole)
 
 static int kill_one(zr_arena *a, zr_ring *r, uint64_t *rng, int kill_no)
 {
-	int vprod = (int)(zr_test_rand(rng) & 1), vrole = (int)(zr_test_rand(rng) % ROLES);
+	int vprod = (int)(zr_test_rand(rng) & 1),
+	    vrole = (int)(zr_test_rand(rng) % (uint64_t)sh->roles);
 	pid_t *pid = vprod ? &sh->prod[vrole].pid : &sh->cons[vrole].pid;
 	uint64_t before = vprod ? atomic_load(&sh->prod[vrole].returned) : 0;
 	kill(*pid, SIGKILL);
@@ -218,12 +227,12 @@ static int kill_one(zr_arena *a, zr_ring *r, uint64_t *rng, int kill_no)
 	} else if (sh->nheld < MAX_HELD) {
 		sh->held[sh->nheld++] = atomic_load(&sh->cons[vrole].receipt);
 	}
-	if (survivors_progress(vprod, vrole) != 0) {
+	if (survivors_progress(r, vprod, vrole) != 0) {
 		fprintf(stderr, "kill %d (%s %d): survivors made no progress in 10 s\n", kill_no,
 			vprod ? "producer" : "consumer", vrole);
 		zr_ring_dump(stderr, r);
 		zr_slab_dump(stderr, a);
-		for (int i = 0; i < ROLES; i++)
+		for (int i = 0; i < sh->roles; i++)
 			fprintf(stderr,
 				"producer %d pid %d attempted %llu returned %llu, consumer %d pid "
 				"%d consumed %llu\n",
@@ -244,9 +253,9 @@ static int kill_one(zr_arena *a, zr_ring *r, uint64_t *rng, int kill_no)
 
 static int stop_all(zr_ring *r)
 {
-	for (int i = 0; i < ROLES; i++)
+	for (int i = 0; i < sh->roles; i++)
 		atomic_store(&sh->prod[i].stop, 1);
-	for (int i = 0; i < ROLES; i++) {
+	for (int i = 0; i < sh->roles; i++) {
 		int st;
 		waitpid(sh->prod[i].pid, &st, 0);
 		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer %d exit status %#x", i,
@@ -256,9 +265,9 @@ static int stop_all(zr_ring *r)
 		ZR_CHECK(spin < 50000, "ring never drained: %u left", zr_ring_count(r));
 		sleep_ns(100000);
 	}
-	for (int i = 0; i < ROLES; i++)
+	for (int i = 0; i < sh->roles; i++)
 		atomic_store(&sh->cons[i].stop, 1);
-	for (int i = 0; i < ROLES; i++) {
+	for (int i = 0; i < sh->roles; i++) {
 		int st;
 		waitpid(sh->cons[i].pid, &st, 0);
 		ZR_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer %d exit status %#x", i,
@@ -292,7 +301,7 @@ static bool in_held(zr_arena *a, int role, uint64_t seq)
 static int verify_entries(zr_arena *a, uint64_t *held_out)
 {
 	uint64_t held = 0;
-	for (int role = 0; role < ROLES; role++) {
+	for (int role = 0; role < sh->roles; role++) {
 		uint64_t ret = atomic_load(&sh->prod[role].returned);
 		uint64_t att = atomic_load(&sh->prod[role].attempted);
 		for (uint64_t seq = 1; seq <= att && seq < MAX_SEQ; seq++) {
@@ -345,14 +354,14 @@ static int verify_no_leak(zr_arena *a, zr_recover_report *rep)
 static int run(zr_arena *a, zr_ring *r, int kills)
 {
 	uint64_t rng = zr_test_seed;
-	for (int i = 0; i < ROLES; i++) {
+	for (int i = 0; i < sh->roles; i++) {
 		sh->prod[i].pid = spawn(1, i, zr_test_rand(&rng));
 		sh->cons[i].pid = spawn(0, i, 0);
 	}
 	for (int k = 0; k < kills; k++) {
 		sleep_ns((long)(zr_test_rand(&rng) % 2000000));
 		if (kill_one(a, r, &rng, k) != 0) {
-			for (int i = 0; i < ROLES; i++) {
+			for (int i = 0; i < sh->roles; i++) {
 				kill(sh->prod[i].pid, SIGKILL);
 				kill(sh->cons[i].pid, SIGKILL);
 			}
@@ -368,15 +377,20 @@ int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	int kills = 1000;
-	for (int i = 1; i + 1 < argc; i++)
+	uint32_t kind = ZR_RING_MPMC;
+	for (int i = 1; i + 1 < argc; i++) {
 		if (!strcmp(argv[i], "--kills"))
 			kills = atoi(argv[i + 1]);
+		if (!strcmp(argv[i], "--kind") && !strcmp(argv[i + 1], "spsc"))
+			kind = ZR_RING_SPSC;
+	}
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ZR_CHECK(sh != MAP_FAILED, "mmap of the shared tally failed");
 	zr_arena *a = zr_test_arena(32u << 20, sh->arena);
 	zr_ring *r;
-	zr_ring_config cfg = {ZR_RING_MPMC, 256, ZR_WAIT_SPIN};
+	sh->roles = kind == ZR_RING_SPSC ? 1 : ROLES;
+	zr_ring_config cfg = {kind, 256, ZR_WAIT_SPIN};
 	ZR_CHECK_RC(zr_ring_create(a, "crash", &cfg, &r));
 	if (run(a, r, kills) != 0)
 		return ZR_TEST_FAIL;
@@ -389,7 +403,7 @@ int main(int argc, char **argv)
 	zr_ring_stats rs;
 	zr_ring_stat(r, &rs);
 	uint64_t total = 0;
-	for (int i = 0; i < ROLES; i++)
+	for (int i = 0; i < sh->roles; i++)
 		total += atomic_load(&sh->cons[i].consumed);
 	printf("kills %d: entries dequeued %llu, held by killed consumers %llu, ring drops %llu, "
 	       "redelivers %llu\n",

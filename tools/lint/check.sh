@@ -48,8 +48,10 @@ for f in $lib_files; do
 done
 # 5. Formatting (.clang-format), when clang-format is installed.
 if command -v clang-format >/dev/null 2>&1; then
-  clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' '*.cc') 2>&1 | head -20 | grep . && \
-    report "run clang-format -i on the files above"
+  if ! out=$(clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' '*.cc') 2>&1); then
+    echo "$out" | head -20
+    report "code is not clang-formatted: run clang-format -i on the files above"
+  fi
 fi
 # 6. Spelling, when codespell is installed.
 if command -v codespell >/dev/null 2>&1; then
