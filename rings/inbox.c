@@ -28,30 +28,35 @@ static unsigned first_level(zr_inbox *ib)
 	return 1 + (unsigned)((n / share) % (ZR_PRIO_COUNT - 1));
 }
 
-bool zr_inbox_pop(zr_inbox *ib, uint64_t *out, unsigned *prio)
+/* One pop, with the three outcomes of a ring take (see zri_try_fn). */
+static int pop_ex(void *obj, uint64_t *out, unsigned *prio)
 {
+	zr_inbox *ib = obj;
 	unsigned start = first_level(ib);
+	int busy = 0;
 	for (unsigned i = 0; i < ZR_PRIO_COUNT; i++) {
 		unsigned lvl = (start + i) % ZR_PRIO_COUNT;
-		if (zri_mpmc_dequeue(&ib->levels[lvl], out)) {
+		int rc = zri_mpmc_dequeue_ex(&ib->levels[lvl], out);
+		if (rc == 1) {
 			if (prio)
 				*prio = lvl;
-			return true;
+			return 1;
 		}
+		busy |= rc < 0;
 	}
-	return false;
+	return busy ? -1 : 0;
 }
 
-static bool inbox_try(void *obj, uint64_t *out, unsigned *prio)
+bool zr_inbox_pop(zr_inbox *ib, uint64_t *out, unsigned *prio)
 {
-	return zr_inbox_pop(obj, out, prio);
+	return pop_ex(ib, out, prio) == 1;
 }
 
 int zr_inbox_pop_wait(zr_inbox *ib, uint64_t *out, unsigned *prio, int64_t timeout_ns)
 {
 	struct zri_inbox *h = ib->hdr;
 	struct zri_waitq q = {h->wait_mode, &h->a_futex, &h->a_waiters, &h->a_kicks, &h->a_waits};
-	return zri_waitq_wait(&q, inbox_try, ib, out, prio, timeout_ns);
+	return zri_waitq_wait(&q, pop_ex, ib, out, prio, timeout_ns);
 }
 
 zr_ring *zr_inbox_level(zr_inbox *ib, unsigned prio)

@@ -66,6 +66,8 @@ int zri_ring_bind(struct zr_ring *r, struct zri_ring *h, uint64_t limit, uint32_
 		return corrupt(diag, "unknown wait mode", h);
 	if (h->slots_off != sizeof(*h) || zri_ring_bytes(h->kind, h->capacity) > limit)
 		return corrupt(diag, "slots lie outside the ring's space", h);
+	if (!memchr(h->name, '\0', sizeof(h->name)))
+		return corrupt(diag, "name is not NUL-terminated", h);
 	memset(r, 0, sizeof(*r));
 	r->hdr = h;
 	r->slots = (char *)h + h->slots_off;

@@ -50,7 +50,9 @@ bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out);
  * attributed to them (the slab's free queues): take marks the slot TAKEN by
  * this process, release frees it. If the process dies between the two, the
  * entry is published again (redelivered) by the repair. */
-bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket);
+int zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket);
+/* Dequeue with the take's three outcomes (1, 0, -1 as zri_mpmc_take()). */
+int zri_mpmc_dequeue_ex(struct zr_ring *r, uint64_t *out);
 void zri_mpmc_release(struct zr_ring *r, uint64_t ticket);
 
 /* Fill an unshared, empty ring with 0 .. n-1. */
@@ -68,8 +70,11 @@ void zri_ring_notify(struct zr_ring *r);
 int zri_ring_check(const struct zr_ring *r, zr_diag *diag);
 int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag);
 
-/* Sleeping and waking, shared by rings and inboxes (ring_wait.c). */
-typedef bool (*zri_try_fn)(void *obj, uint64_t *out, unsigned *prio);
+/* Sleeping and waking, shared by rings and inboxes (ring_wait.c). A try
+ * returns 1 (got one), 0 (empty) or -1 (held by a live process half-way:
+ * the sleeper then wakes every ZRI_BUSY_SLEEP_NS to let a repair happen). */
+typedef int (*zri_try_fn)(void *obj, uint64_t *out, unsigned *prio);
+#define ZRI_BUSY_SLEEP_NS 10000000
 void zri_waitq_notify(_Atomic uint32_t *futex, _Atomic uint32_t *waiters, _Atomic uint64_t *wakes);
 struct zri_waitq {
 	uint32_t mode;

@@ -111,6 +111,10 @@ static bool repair_slot(struct zr_ring *r, struct zri_slot *s, uint64_t st)
 	/* relaxed: statistics only */
 	atomic_fetch_add_explicit(redeliver ? &r->hdr->a_redelivers : &r->hdr->a_drops, 1,
 				  memory_order_relaxed);
+	/* a sleeper may have been waiting on this very slot: no producer will
+	 * wake it for an entry that was already published, or for a drop */
+	if (r->wait_mode != ZR_WAIT_SPIN || r->inbox)
+		zri_ring_notify(r);
 	return true;
 }
 
@@ -170,10 +174,14 @@ bool zri_mpmc_enqueue(struct zr_ring *r, uint64_t v)
 	return false;
 }
 
-/* Reserve the next published entry: FULL(h) -> TAKEN(h, me). */
-bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
+/* Reserve the next published entry: FULL(h) -> TAKEN(h, me).
+ * Returns 1 (taken), 0 (empty) or -1 (the head slot is held half-done by a
+ * live process: empty for now, and it may take a repair, not a producer's
+ * wake, to change that). */
+int zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
 {
 	struct zri_ring *h = r->hdr;
+	int rc = 0;
 	for (unsigned tries = 0; tries < RETRY_LIMIT; tries++) {
 		/* relaxed: a hint, as a_tail above */
 		uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
@@ -181,18 +189,22 @@ bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
 		/* A1: pairs with R1 in zri_mpmc_enqueue(); the value is visible */
 		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
 		int64_t d = pos_dist(st, hd);
-		if (d > 0 || (d == 0 && st_kind(st) == ZRI_SLOT_TAKEN)) {
+		uint32_t k = st_kind(st);
+		if (d > 0 || (d == 0 && k == ZRI_SLOT_TAKEN)) {
 			help_advance(&h->a_head, hd); /* consumed or being consumed */
 			continue;
 		}
-		if (d < 0)
+		/* the previous lap's taker still holds the slot: nothing at hd yet */
+		bool held = d == -(int64_t)r->capacity && k == ZRI_SLOT_TAKEN;
+		if (d < 0 && !held)
 			continue; /* stale view of the head */
-		if (st_kind(st) == ZRI_SLOT_FREE)
+		if (d == 0 && k == ZRI_SLOT_FREE)
 			break; /* nothing published at the head: empty */
-		if (st_kind(st) == ZRI_SLOT_WRITING) {
+		if (held || k == ZRI_SLOT_WRITING) {
 			if (settle(r, s, st))
 				continue;
-			break; /* a live producer is still writing it: empty for now */
+			rc = -1; /* a live process is still at it: empty for now */
+			break;
 		}
 		/* relaxed: the value was made visible by A1, and only this CAS's
 		 * winner may release the slot for the next producer */
@@ -204,11 +216,11 @@ bool zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
 		/* relaxed: stable until we release the slot (R2) */
 		*out = atomic_load_explicit(&s->a_value, memory_order_relaxed);
 		*ticket = hd;
-		return true;
+		return 1;
 	}
 	/* relaxed: statistics only */
 	atomic_fetch_add_explicit(&h->a_empty, 1, memory_order_relaxed);
-	return false;
+	return rc;
 }
 
 void zri_mpmc_release(struct zr_ring *r, uint64_t ticket)
@@ -219,21 +231,27 @@ void zri_mpmc_release(struct zr_ring *r, uint64_t ticket)
 			      memory_order_release);
 }
 
-bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out)
+int zri_mpmc_dequeue_ex(struct zr_ring *r, uint64_t *out)
 {
 	uint64_t ticket;
-	if (!zri_mpmc_take(r, out, &ticket))
-		return false;
-	zri_mpmc_release(r, ticket);
-	return true;
+	int rc = zri_mpmc_take(r, out, &ticket);
+	if (rc == 1)
+		zri_mpmc_release(r, ticket);
+	return rc;
+}
+
+bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out)
+{
+	return zri_mpmc_dequeue_ex(r, out) == 1;
 }
 
 void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers)
 {
 	for (uint32_t i = 0; i < r->capacity; i++) {
 		struct zri_slot *s = &((struct zri_slot *)r->slots)[i];
-		/* relaxed: repair_slot() re-checks with a CAS */
-		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_relaxed);
+		/* acquire: pairs with R1 (and the RMWs in its release sequence), so
+		 * that keep_taken() reads the value the TAKEN state refers to */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
 		uint32_t k = st_kind(st);
 		if (k != ZRI_SLOT_WRITING && k != ZRI_SLOT_TAKEN)
 			continue;
@@ -253,10 +271,16 @@ bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value)
 {
 	for (uint32_t i = 0; i < r->capacity; i++) {
 		const struct zri_slot *s = &((const struct zri_slot *)r->slots)[i];
-		/* relaxed: a scan whose caller settles races with a CAS of its own */
-		uint32_t k = st_kind(atomic_load_explicit(&s->a_state, memory_order_relaxed));
-		if ((k == ZRI_SLOT_FULL || k == ZRI_SLOT_TAKEN) &&
-		    atomic_load_explicit(&s->a_value, memory_order_relaxed) == value)
+		/* acquire: pairs with R1; the value read next is the one published */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
+		uint32_t k = st_kind(st);
+		if (k != ZRI_SLOT_FULL && k != ZRI_SLOT_TAKEN)
+			continue;
+		/* relaxed: ordered by the acquire above */
+		uint64_t v = atomic_load_explicit(&s->a_value, memory_order_relaxed);
+		/* acquire: the state re-read after the value, so that a slot reused
+		 * meanwhile does not count */
+		if (v == value && atomic_load_explicit(&s->a_state, memory_order_acquire) == st)
 			return true;
 	}
 	return false;

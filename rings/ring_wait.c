@@ -50,7 +50,7 @@ static int spin_phase(const struct zri_waitq *q, zri_try_fn try, void *obj, uint
 							      : start;
 	while (zri_now_ns() < spin_until) {
 		for (int i = 0; i < 64; i++) {
-			if (try(obj, out, prio))
+			if (try(obj, out, prio) == 1)
 				return 0;
 			zri_cpu_relax();
 		}
@@ -71,7 +71,8 @@ static int sleep_once(const struct zri_waitq *q, zri_try_fn try, void *obj, uint
 	atomic_fetch_add_explicit(q->waiters, 1, memory_order_relaxed);
 	/* F2: pairs with F1 in zri_waitq_notify() */
 	atomic_thread_fence(memory_order_seq_cst);
-	int rc = try(obj, out, prio) ? 0 : 1;
+	int got = try(obj, out, prio);
+	int rc = got == 1 ? 0 : 1;
 	if (rc == 1) {
 		uint64_t now = zri_now_ns();
 		if (now >= deadline) {
@@ -80,8 +81,10 @@ static int sleep_once(const struct zri_waitq *q, zri_try_fn try, void *obj, uint
 			/* relaxed: statistics only */
 			atomic_fetch_add_explicit(q->waits, 1, memory_order_relaxed);
 			int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+			if (got < 0 && (left < 0 || left > ZRI_BUSY_SLEEP_NS))
+				left = ZRI_BUSY_SLEEP_NS; /* its holder may die: look again */
 			int w = zri_futex_wait(q->futex, seq, left);
-			rc = w ? w : 1;
+			rc = (w == -ETIMEDOUT && got < 0) ? 1 : w ? w : 1;
 		}
 	}
 	/* relaxed: a count; a stale view only costs a spare wake */
@@ -95,7 +98,7 @@ static int sleep_once(const struct zri_waitq *q, zri_try_fn try, void *obj, uint
 int zri_waitq_wait(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_t *out,
 		   unsigned *prio, int64_t timeout_ns)
 {
-	if (try(obj, out, prio))
+	if (try(obj, out, prio) == 1)
 		return 0;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
@@ -110,7 +113,7 @@ int zri_waitq_wait(const struct zri_waitq *q, zri_try_fn try, void *obj, uint64_
 		if (rc == 0)
 			return 0;
 		if (rc != 1 || zri_now_ns() >= deadline) /* timed out, interrupted, kicked */
-			return try(obj, out, prio) ? 0 : rc == 1 ? -ETIMEDOUT : rc;
+			return try(obj, out, prio) == 1 ? 0 : rc == 1 ? -ETIMEDOUT : rc;
 	}
 }
 
@@ -124,16 +127,24 @@ void zri_waitq_kick(_Atomic uint32_t *futex, _Atomic uint32_t *kicks)
 	zri_futex_wake(futex, INT_MAX);
 }
 
-static bool ring_try(void *obj, uint64_t *out, unsigned *prio)
+static int ring_try(void *obj, uint64_t *out, unsigned *prio)
 {
+	zr_ring *r = obj;
 	(void)prio;
-	return zr_ring_dequeue(obj, out);
+	if (r->kind == ZR_RING_MPMC)
+		return zri_mpmc_dequeue_ex(r, out);
+	return zri_spsc_dequeue(r, out) ? 1 : 0;
 }
 
 int zr_ring_dequeue_wait(zr_ring *r, uint64_t *out, int64_t timeout_ns)
 {
+	/* a level of an inbox is woken through the inbox's futex */
 	struct zri_waitq q = {r->wait_mode, &r->hdr->a_futex, &r->hdr->a_waiters, &r->hdr->a_kicks,
 			      &r->hdr->a_waits};
+	if (r->inbox)
+		q = (struct zri_waitq){r->inbox->wait_mode, &r->inbox->a_futex,
+				       &r->inbox->a_waiters, &r->inbox->a_kicks,
+				       &r->inbox->a_waits};
 	return zri_waitq_wait(&q, ring_try, r, out, NULL, timeout_ns);
 }
 

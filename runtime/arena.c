@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +69,58 @@ static int preflight(const char *path, uint64_t size, zr_diag *diag)
 				    "enlarge it (e.g. docker --shm-size) or ask for less",
 				    (unsigned long long)size, dir, (unsigned long long)avail);
 	return 0;
+}
+
+/* Open arenas of this process. A forked child inherits the mappings and the
+ * handles, but not the process slot, the caches or the right to act for
+ * the parent: its copies become read-only, and closing one only unmaps. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t open_once = PTHREAD_ONCE_INIT;
+static zr_arena *open_list;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&open_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void fork_child(void)
+{
+	for (zr_arena *a = open_list; a; a = a->next_open) {
+		a->inherited = true;
+		a->readonly = true; /* every call that acts for the parent refuses */
+		a->tcaches = NULL;  /* the parent's caches: not ours to flush */
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void open_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void registry_add(zr_arena *a)
+{
+	pthread_once(&open_once, open_init);
+	pthread_mutex_lock(&open_lock);
+	a->next_open = open_list;
+	open_list = a;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void registry_remove(zr_arena *a)
+{
+	pthread_mutex_lock(&open_lock);
+	zr_arena **pp = &open_list;
+	while (*pp && *pp != a)
+		pp = &(*pp)->next_open;
+	if (*pp)
+		*pp = a->next_open;
+	pthread_mutex_unlock(&open_lock);
 }
 
 static zr_arena *arena_new(void)
@@ -179,6 +232,7 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 			arena_unmap(a);
 		return rc;
 	}
+	registry_add(a);
 	*out = a;
 	return 0;
 }
@@ -328,6 +382,7 @@ static int open_at(const char *path, const char *name, unsigned flags, bool file
 			arena_unmap(a);
 		return rc;
 	}
+	registry_add(a);
 	*out = a;
 	return 0;
 }
@@ -351,7 +406,8 @@ int zr_arena_close(zr_arena *a)
 {
 	if (!a)
 		return 0;
-	if (!a->readonly) {
+	registry_remove(a);
+	if (!a->readonly && !a->inherited) {
 		zri_tcache_detach_arena(a);
 		zri_proc_release(a);
 	}

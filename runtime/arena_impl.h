@@ -29,7 +29,9 @@ struct zr_arena {
 	struct zri_header *hdr;
 	bool readonly;
 	bool file_backed;
-	uint32_t self; /* owner id; 0 when read-only */
+	bool inherited;	     /* this process is a fork of the one that opened it */
+	zr_arena *next_open; /* registry of open arenas, for fork */
+	uint32_t self;	     /* owner id; 0 when read-only */
 	uint32_t self_idx;
 	pid_t pid; /* process that opened this handle */
 	char name[ZR_NAME_MAX + 1];

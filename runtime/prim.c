@@ -1,6 +1,7 @@
 /* Linux implementations of runtime/prim.h. */
 #include "prim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -50,6 +51,34 @@ void zri_futex_wake(_Atomic uint32_t *word, int count)
 	syscall(SYS_futex, (void *)word, FUTEX_WAKE, count, NULL, NULL, 0);
 }
 
+/* Does the thread group `pid` have a thread that is not a zombie? */
+static bool has_live_thread(uint32_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	bool live = false;
+	struct dirent *de;
+	while (!live && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/stat", pid, de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		const char *q = strrchr(buf, ')');
+		live = q && q[1] == ' ' && q[2] != 'Z' && q[2] != 'X';
+	}
+	closedir(d);
+	return live;
+}
+
 uint64_t zri_proc_start_time(uint32_t pid)
 {
 	char path[64], buf[1024];
@@ -67,7 +96,9 @@ uint64_t zri_proc_start_time(uint32_t pid)
 	if (!p || p[1] != ' ')
 		return 0;
 	p += 2;
-	if (*p == 'Z' || *p == 'X') /* zombie or dead: it will never run again */
+	/* a zombie leader with live threads is a running process (its main
+	 * thread called pthread_exit); a zombie without is dead */
+	if ((*p == 'Z' || *p == 'X') && !has_live_thread(pid))
 		return 0;
 	/* p is at field 3 (state); start time is field 22. */
 	for (int field = 3; field < 22; field++) {

@@ -40,9 +40,12 @@ int zri_proc_claim(zr_arena *a)
 {
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t start = zri_proc_start_time(pid); /* before the claim: keeps its window short */
-	/* free slots first; a dead process's slot only when none is left */
+	/* free slots first; a dead process's slot only when none is left. The
+	 * search starts at pid % max_procs so that short-lived attachers spread
+	 * over the slots instead of wrapping the generation of the first one. */
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < a->max_procs; i++) {
+		for (uint32_t k = 0; k < a->max_procs; k++) {
+			uint32_t i = (pid + k) % a->max_procs;
 			/* acquire: pairs with the release CAS in zri_proc_release() */
 			uint64_t w =
 				atomic_load_explicit(&a->procs[i].a_word, memory_order_acquire);

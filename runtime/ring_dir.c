@@ -164,7 +164,7 @@ static int bind_inbox(zr_arena *a, zr_inbox *ib, uint64_t off, uint64_t limit)
 	ib->hdr = h;
 	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
 		uint64_t ro = h->ring_off[p];
-		if (ro < off + sizeof(*h) || ro >= off + limit)
+		if (ro < off + sizeof(*h) || ro >= off + limit || ro % 64)
 			return ZR_ECORRUPT;
 		int rc = bind_ring(a, &ib->levels[p], ro, off + limit - ro, NULL);
 		if (rc)
@@ -188,7 +188,7 @@ static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, co
 	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
 		char rn[ZR_NAME_MAX + 1];
 		snprintf(rn, sizeof(rn), "%.38s.%s", name, level[p]);
-		zri_ring_init(zri_arena_at(a, ro), ZR_RING_MPMC, cfg->capacity, ZR_WAIT_SPIN, rn);
+		zri_ring_init(zri_arena_at(a, ro), ZR_RING_MPMC, cfg->capacity, cfg->wait, rn);
 		h->ring_off[p] = ro;
 		ro += zri_ring_bytes(ZR_RING_MPMC, cfg->capacity);
 	}

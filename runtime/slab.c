@@ -76,17 +76,29 @@ static void thread_exit(void *unused)
 }
 
 /* A forked child must not use its parent's cached blocks (they are recorded
- * as the parent's); it opens the arena anew. */
+ * as the parent's); it opens the arena anew. The lock is held across fork
+ * so that the child does not inherit it taken by another parent thread. */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
 static void after_fork_child(void)
 {
 	tl_caches = NULL;
 	tl_last = NULL;
+	pthread_mutex_unlock(&cache_lock);
 }
 
 static void cache_init_once(void)
 {
 	pthread_key_create(&cache_key, thread_exit);
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static struct zri_tcache *tcache_new(zr_arena *a)
@@ -189,7 +201,7 @@ unsigned zri_tcache_refill(zr_arena *a, struct zri_tcache *tc, uint32_t c, unsig
 	unsigned got = 0;
 	uint64_t e, ticket, b;
 	while (got < want && tc->n[c] < ZRI_TCACHE_CAP &&
-	       zri_mpmc_take(&rt->free_ring, &e, &ticket)) {
+	       zri_mpmc_take(&rt->free_ring, &e, &ticket) == 1) {
 		bool mine = claim_entry(a, rt, e, &b);
 		zri_mpmc_release(&rt->free_ring, ticket);
 		if (!mine)
@@ -215,7 +227,8 @@ static bool put_free(struct zri_class_rt *rt, uint64_t entry)
 	return false;
 }
 
-/* Return one block we hold CACHED to the free queue. */
+/* Return one block we hold CACHED to the free queue. True when the block
+ * left our hands (queued, or claimed by a refiller through a duplicate). */
 static bool flush_block(zr_arena *a, struct zri_class_rt *rt, uint64_t b)
 {
 	/* relaxed: only this owner changes a CACHED block (recovery acts on dead
@@ -226,9 +239,11 @@ static bool flush_block(zr_arena *a, struct zri_class_rt *rt, uint64_t b)
 	/* relaxed: published by the enqueue below (its release) */
 	atomic_store_explicit(&rt->meta[b], fl, memory_order_relaxed);
 	if (!put_free(rt, (uint64_t)g << 32 | b)) {
-		/* relaxed: never enqueued, so never seen by a refiller */
-		atomic_store_explicit(&rt->meta[b], w, memory_order_relaxed);
-		return false;
+		/* relaxed: a stale duplicate entry of (b, g) may have let a refiller
+		 * claim the block meanwhile; then it is no longer ours at all */
+		uint64_t back = fl;
+		return !atomic_compare_exchange_strong_explicit(
+			&rt->meta[b], &back, w, memory_order_relaxed, memory_order_relaxed);
 	}
 	/* relaxed: a refiller may have claimed it already; then this fails */
 	atomic_compare_exchange_strong_explicit(&rt->meta[b], &fl, zri_blk_word(g, 0, ZRI_BLK_FREE),

@@ -124,6 +124,11 @@ ZR_API ZR_NODISCARD int zr_arena_open_file(const char *path, unsigned flags, zr_
  * Detach: flush this process's payload caches, release its process slot
  * and unmap. Payloads the process still owns become orphans
  * (see zr_slab_free_orphans()). NULL is accepted.
+ * Fork: a child inherits its parent's handles only as read-only views (the
+ * process slot, caches and ring ownership stay the parent's); it calls
+ * zr_arena_open() for its own attachment, and closing an inherited handle
+ * only unmaps it. Ring handles opened before the fork must not be used to
+ * enqueue or dequeue in the child.
  * Safety: no other thread may use `a` or its rings during or after the call.
  * @return 0 or -errno from munmap.
  */

@@ -6,6 +6,7 @@
  * through zr_arena_recover(); a slot of a live owner is never touched. Also:
  * an SPSC ring whose producer is SIGKILLed mid-stream is taken over. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -435,15 +436,58 @@ static void test_spsc_producer_killed(void **state)
 	zr_ring_close(r);
 }
 
+struct sleeper {
+	zr_ring *r;
+	uint64_t v;
+	int rc;
+	uint64_t done_ns;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *sl = arg;
+	sl->rc = zr_ring_dequeue_wait(sl->r, &sl->v, (int64_t)5000000000);
+	sl->done_ns = now_ns();
+	return NULL;
+}
+
+/* A consumer asleep behind a slot a live producer holds half-written must
+ * wake when that producer dies, although no producer will ever notify it. */
+static void test_sleeper_wakes_when_holder_dies(void **state)
+{
+	(void)state;
+	zr_ring_config cfg = {ZR_RING_MPMC, 8, ZR_WAIT_FUTEX};
+	zr_ring *r = NULL;
+	assert_int_equal(zr_ring_create(g_arena, zr_test_name(), &cfg, &r), 0);
+	struct owner o = spawn_owner(true);
+	set_slot(r, 0, o.id, ZRI_SLOT_WRITING); /* o reserved position 0 */
+	atomic_store(&r->hdr->a_tail, 1);
+	assert_true(zr_ring_enqueue(r, 42)); /* position 1, published */
+	struct sleeper sl = {r, 0, 1, 0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, sleeper_main, &sl), 0);
+	struct timespec ts = {0, 100000000}; /* it finds the head held and sleeps */
+	nanosleep(&ts, NULL);
+	uint64_t t0 = now_ns();
+	reap_owner(&o); /* the holder dies: nobody enqueues, nobody recovers */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sl.rc, 0);
+	assert_int_equal(sl.v, 42);
+	assert_true(sl.done_ns - t0 < 1000000000u);
+	assert_int_equal(stat_of(r).drops, 1);
+	zr_ring_close(r);
+}
+
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		CASE(test_writing_dead_dropped), CASE(test_taken_dead_redelivered),
-		CASE(test_recover_repairs),	 CASE(test_writing_live_not_repaired),
-		CASE(test_taken_live_is_full),	 CASE(test_spsc_producer_killed),
+		CASE(test_sleeper_wakes_when_holder_dies), CASE(test_writing_dead_dropped),
+		CASE(test_taken_dead_redelivered),	   CASE(test_recover_repairs),
+		CASE(test_writing_live_not_repaired),	   CASE(test_taken_live_is_full),
+		CASE(test_spsc_producer_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
