@@ -8,9 +8,9 @@
 
 /* Move a dead owner's CACHED block, or a FLUSHING one that never reached
  * the free queue, into our cache. Returns true if it was ours to move.
- * Recovery runs after the ring repairs (zr_arena_recover()), so the free
- * queue holds no half-done slot of the dead: an entry is there or not, and
- * no block ever gets two entries (the queue holds exactly every block). */
+ * The free queue of the class was repaired for this owner first (see
+ * zri_slab_recover()), so it holds no half-done slot of the dead: an entry
+ * is there or not, and the block does not get a second one. */
 static bool reclaim_block(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b, uint64_t w)
 {
 	struct zri_class_rt *rt = &a->classes[c];
@@ -26,13 +26,40 @@ static bool reclaim_block(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64
 	return true;
 }
 
+/* Return or orphan one block of a dead owner. */
+static void recover_block(zr_arena *a, struct zri_tcache *tc, uint32_t c, uint64_t b, uint64_t w,
+			  uint64_t *freed, uint64_t *orphaned)
+{
+	struct zri_class_rt *rt = &a->classes[c];
+	uint32_t s = ZRI_BLK_STATE(w), owner = ZRI_BLK_OWNER(w);
+	if (s == ZRI_BLK_ALLOC) {
+		uint64_t orphan = zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN);
+		/* relaxed: ownership changes order no data */
+		if (atomic_compare_exchange_strong_explicit(
+			    &rt->meta[b], &w, orphan, memory_order_relaxed, memory_order_relaxed))
+			(*orphaned)++;
+	} else if (s == ZRI_BLK_FLUSHING &&
+		   zri_mpmc_contains(&rt->free_ring, (uint64_t)ZRI_BLK_GEN(w) << 32 | b)) {
+		/* died after enqueueing it: it is free already, say so */
+		uint64_t fr = zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE);
+		/* relaxed: a refiller's claim CAS settles any race */
+		if (atomic_compare_exchange_strong_explicit(
+			    &rt->meta[b], &w, fr, memory_order_relaxed, memory_order_relaxed))
+			(*freed)++;
+	} else if (reclaim_block(a, tc, c, b, w)) {
+		(*freed)++;
+	}
+}
+
 void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned)
 {
 	struct zri_tcache *tc = zri_tcache_get(a);
 	if (!tc)
 		return;
+	uint64_t drops = 0, redelivers = 0;
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
 		struct zri_class_rt *rt = &a->classes[c];
+		uint32_t repaired_for[16], nrep = 0; /* dead owners seen: few at once */
 		for (uint64_t b = 0; b < rt->nblocks; b++) {
 			/* relaxed: each change below is a CAS on this value */
 			uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
@@ -40,27 +67,20 @@ void zri_slab_recover(zr_arena *a, uint64_t *freed, uint64_t *orphaned)
 			if (s == ZRI_BLK_FREE || s == ZRI_BLK_ORPHAN || owner == 0 ||
 			    zri_owner_alive(a, owner))
 				continue;
-			if (s == ZRI_BLK_ALLOC) {
-				uint64_t orphan =
-					zri_blk_word(ZRI_BLK_GEN(w), owner, ZRI_BLK_ORPHAN);
-				/* relaxed: ownership changes order no data */
-				if (atomic_compare_exchange_strong_explicit(
-					    &rt->meta[b], &w, orphan, memory_order_relaxed,
-					    memory_order_relaxed))
-					(*orphaned)++;
-			} else if (s == ZRI_BLK_FLUSHING &&
-				   zri_mpmc_contains(&rt->free_ring,
-						     (uint64_t)ZRI_BLK_GEN(w) << 32 | b)) {
-				/* died after enqueueing it: it is free already, say so */
-				uint64_t fr = zri_blk_word(ZRI_BLK_GEN(w), 0, ZRI_BLK_FREE);
-				/* relaxed: a refiller's claim CAS settles any race */
-				if (atomic_compare_exchange_strong_explicit(&rt->meta[b], &w, fr,
-									    memory_order_relaxed,
-									    memory_order_relaxed))
-					(*freed)++;
-			} else if (reclaim_block(a, tc, c, b, w)) {
-				(*freed)++;
+			/* The owner may have died after the ring repairs of
+			 * zr_arena_recover(), holding a free-queue slot of this
+			 * class: repair it first (it drops the entry, as the block
+			 * is claimed), or a later repair would republish an entry
+			 * for a block we are about to put back: a duplicate. */
+			uint32_t k = 0;
+			while (k < nrep && repaired_for[k] != owner)
+				k++;
+			if (k == nrep) {
+				zri_mpmc_repair(&rt->free_ring, &drops, &redelivers);
+				if (nrep < 16)
+					repaired_for[nrep++] = owner;
 			}
+			recover_block(a, tc, c, b, w, freed, orphaned);
 		}
 		if (tc->n[c] > ZRI_TCACHE_BATCH)
 			zri_tcache_flush(a, tc, c, tc->n[c] - ZRI_TCACHE_BATCH);
