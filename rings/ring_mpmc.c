@@ -28,6 +28,11 @@
  *                                      again one lap later (redelivered).
  * A live owner that is merely preempted is waited for, as in any bounded ring;
  * only death is repaired, so a repair never races a writer that can still act.
+ * That rests on the death verdict being right (runtime/proc.c: the slot's
+ * pid, its start time tagged with the slot generation, and its threads, so
+ * that neither a reused pid, a process still claiming its slot nor one whose
+ * main thread exited is taken for dead): the owner's closing stores (R1, R2)
+ * are plain stores, a CAS cheaper, and would undo a repair made in error.
  * Positions are stored modulo 2^40: a stale reader would have to sleep through
  * 2^40 operations for a CAS to match a wrong lap, and even then it would only
  * reserve a slot that is genuinely free for that lap.
