@@ -12,16 +12,10 @@ struct field {
 	uint64_t size;
 };
 
-/* clang-format off: one table, easier to read packed */
-#define F(type, member)                                                                            \
-	{                                                                                          \
-#type "." #member, offsetof(struct type, member),                                  \
-			sizeof(((struct type *)0)->member)                                         \
-	}
-#define S(type)                                                                                    \
-	{                                                                                          \
-#type, 0, sizeof(struct type)                                                      \
-	}
+/* One table, easier to read packed. */
+/* clang-format off */
+#define F(type, member) {#type "." #member, offsetof(struct type, member), sizeof(((struct type *)0)->member)}
+#define S(type) {#type, 0, sizeof(struct type)}
 
 static const struct field fields[] = {
 	S(zri_header),

@@ -403,10 +403,38 @@ static void test_pop_wait_wake(void **state)
 	zr_inbox_close(ib);
 }
 
-#define CASE(f, p)                                                                                 \
-	{                                                                                          \
-#f "/" #p, f, NULL, NULL, &p                                                       \
-	}
+/* zr_inbox_wake_all() makes a sleeper return -ECANCELED, at once; a level
+ * ring's zr_ring_dequeue_wait() sleeps on the inbox and is woken by a push. */
+static void test_wake_all_and_level_wait(void **state)
+{
+	(void)state;
+	zr_inbox *ib = new_inbox(8, ZR_WAIT_FUTEX, 0);
+	zr_inbox_wake_all(ib); /* nobody sleeps: harmless */
+	struct popper p = {ib, 1, 0, 99};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, popper_main, &p), 0);
+	for (int i = 0; i < 20000 && atomic_load(&ib->hdr->a_waits) == 0; i++)
+		sleep_ns(100000);
+	assert_true(atomic_load(&ib->hdr->a_waits) > 0);
+	zr_inbox_wake_all(ib);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(p.rc, -ECANCELED);
+	assert_int_equal(atomic_load(&ib->hdr->a_wakes), 0); /* not a producer's wake */
+	/* a level ring's wait is woken by a push to that level */
+	zr_ring *low = zr_inbox_level(ib, ZR_PRIO_LOW);
+	uint64_t waits = atomic_load(&ib->hdr->a_waits);
+	assert_true(zr_ring_enqueue(low, 5)); /* through the level itself */
+	uint64_t v = 0;
+	assert_int_equal(zr_inbox_pop_wait(ib, &v, NULL, 1000000000), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(zr_ring_dequeue_wait(low, &v, 1000000), -ETIMEDOUT);
+	assert_true(atomic_load(&ib->hdr->a_waits) > waits); /* it slept on the inbox */
+	zr_inbox_close(ib);
+}
+
+/* clang-format off */
+#define CASE(f, p) {#f "/" #p, f, NULL, NULL, &p}
+/* clang-format on */
 #define MODES(f) CASE(f, spin), CASE(f, futex), CASE(f, spin_futex)
 
 int main(int argc, char **argv)
@@ -422,6 +450,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_share),
 		MODES(test_pop_wait_timeout),
 		MODES(test_pop_wait_wake),
+		cmocka_unit_test(test_wake_all_and_level_wait),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

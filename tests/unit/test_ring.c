@@ -631,10 +631,9 @@ static void test_wake_all(void **state)
 }
 
 /* One case per parameter, named test/param so that failures say which. */
-#define CASE(f, p)                                                                                 \
-	{                                                                                          \
-#f "/" #p, f, NULL, NULL, &p                                                       \
-	}
+/* clang-format off */
+#define CASE(f, p) {#f "/" #p, f, NULL, NULL, &p}
+/* clang-format on */
 #define BOTH(f) CASE(f, spsc), CASE(f, mpmc)
 #define MODES(f) CASE(f, spin), CASE(f, futex), CASE(f, spin_futex)
 
