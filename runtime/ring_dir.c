@@ -89,6 +89,82 @@ static int bind_ring(zr_arena *a, struct zr_ring *r, uint64_t off, uint64_t limi
 	return zri_ring_bind(r, zri_arena_at(a, off), limit, a->self, zri_owner_alive, a, d);
 }
 
+/* What differs between the kinds of directory object. */
+struct obj_kind {
+	uint32_t kind;	    /* zri_dirent_kind */
+	size_t handle_size; /* the process-local handle */
+	void (*init)(zr_arena *a, uint64_t off, const void *cfg, const char *name);
+	int (*bind)(zr_arena *a, void *handle, uint64_t off, uint64_t limit);
+};
+
+/* Build an object of `bytes` under the directory lock and publish it. */
+static int obj_create(zr_arena *a, const char *name, const struct obj_kind *k, const void *cfg,
+		      uint64_t bytes, void **out)
+{
+	if (a->readonly)
+		return ZR_EREADONLY;
+	void *h = malloc(k->handle_size);
+	if (!h)
+		return -ENOMEM;
+	uint64_t off = 0;
+	struct zri_dirent *e = NULL;
+	int rc = zri_robust_lock(&a->dir->lock);
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	rc = reserve(a, name, bytes, &e, &off);
+	if (rc == 0) {
+		k->init(a, off, cfg, name);
+		rc = k->bind(a, h, off, bytes);
+	}
+	if (rc == 0)
+		publish(e, k->kind, name, off, bytes);
+	zri_robust_unlock(&a->dir->lock);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static int obj_open(zr_arena *a, const char *name, const struct obj_kind *k, void **out)
+{
+	int rc = check_name(name);
+	if (rc)
+		return rc;
+	struct zri_dirent *e = find(a, name);
+	uint64_t limit;
+	if (!e || e->kind != k->kind)
+		return -ENOENT;
+	if (entry_bounds(a, e, &limit))
+		return ZR_ECORRUPT;
+	void *h = malloc(k->handle_size);
+	if (!h)
+		return -ENOMEM;
+	rc = k->bind(a, h, e->offset, limit);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static void ring_init(zr_arena *a, uint64_t off, const void *cfg, const char *name)
+{
+	const zr_ring_config *c = cfg;
+	zri_ring_init(zri_arena_at(a, off), c->kind, c->capacity, c->wait, name);
+}
+
+static int ring_bind(zr_arena *a, void *handle, uint64_t off, uint64_t limit)
+{
+	return bind_ring(a, handle, off, limit, NULL);
+}
+
+static const struct obj_kind ring_kind = {ZRI_OBJ_RING, sizeof(zr_ring), ring_init, ring_bind};
+
 int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_ring **out)
 {
 	int rc = check_name(name);
@@ -96,54 +172,20 @@ int zr_ring_create(zr_arena *a, const char *name, const zr_ring_config *cfg, zr_
 		return rc;
 	if (!cfg || !valid_config(cfg))
 		return -EINVAL;
-	if (a->readonly)
-		return ZR_EREADONLY;
-	zr_ring *r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	uint64_t bytes = zri_ring_bytes(cfg->kind, cfg->capacity), off = 0;
-	struct zri_dirent *e = NULL;
-	if ((rc = zri_robust_lock(&a->dir->lock)) < 0) {
-		free(r);
-		return rc;
-	}
-	rc = reserve(a, name, bytes, &e, &off);
-	if (rc == 0) {
-		zri_ring_init(zri_arena_at(a, off), cfg->kind, cfg->capacity, cfg->wait, name);
-		rc = bind_ring(a, r, off, bytes, NULL);
-	}
+	void *h = NULL;
+	rc = obj_create(a, name, &ring_kind, cfg, zri_ring_bytes(cfg->kind, cfg->capacity), &h);
 	if (rc == 0)
-		publish(e, ZRI_OBJ_RING, name, off, bytes);
-	zri_robust_unlock(&a->dir->lock);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	*out = r;
-	return 0;
+		*out = h;
+	return rc;
 }
 
 int zr_ring_open(zr_arena *a, const char *name, zr_ring **out)
 {
-	int rc = check_name(name);
-	if (rc)
-		return rc;
-	struct zri_dirent *e = find(a, name);
-	uint64_t limit;
-	if (!e || e->kind != ZRI_OBJ_RING)
-		return -ENOENT;
-	if (entry_bounds(a, e, &limit))
-		return ZR_ECORRUPT;
-	zr_ring *r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	rc = bind_ring(a, r, e->offset, limit, NULL);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	*out = r;
-	return 0;
+	void *h = NULL;
+	int rc = obj_open(a, name, &ring_kind, &h);
+	if (rc == 0)
+		*out = h;
+	return rc;
 }
 
 void zr_ring_close(zr_ring *r)
@@ -194,6 +236,18 @@ static void init_inbox(zr_arena *a, uint64_t off, const zr_inbox_config *cfg, co
 	}
 }
 
+static void inbox_init(zr_arena *a, uint64_t off, const void *cfg, const char *name)
+{
+	init_inbox(a, off, cfg, name);
+}
+
+static int inbox_bind(zr_arena *a, void *handle, uint64_t off, uint64_t limit)
+{
+	return bind_inbox(a, handle, off, limit);
+}
+
+static const struct obj_kind inbox_kind = {ZRI_OBJ_INBOX, sizeof(zr_inbox), inbox_init, inbox_bind};
+
 int zr_inbox_create(zr_arena *a, const char *name, const zr_inbox_config *cfg, zr_inbox **out)
 {
 	int rc = check_name(name);
@@ -202,54 +256,20 @@ int zr_inbox_create(zr_arena *a, const char *name, const zr_inbox_config *cfg, z
 	zr_ring_config rc_cfg = {ZR_RING_MPMC, cfg ? cfg->capacity : 0, cfg ? cfg->wait : 0};
 	if (!cfg || !valid_config(&rc_cfg))
 		return -EINVAL;
-	if (a->readonly)
-		return ZR_EREADONLY;
-	zr_inbox *ib = malloc(sizeof(*ib));
-	if (!ib)
-		return -ENOMEM;
-	uint64_t bytes = inbox_bytes(cfg->capacity), off = 0;
-	struct zri_dirent *e = NULL;
-	if ((rc = zri_robust_lock(&a->dir->lock)) < 0) {
-		free(ib);
-		return rc;
-	}
-	rc = reserve(a, name, bytes, &e, &off);
-	if (rc == 0) {
-		init_inbox(a, off, cfg, name);
-		rc = bind_inbox(a, ib, off, bytes);
-	}
+	void *h = NULL;
+	rc = obj_create(a, name, &inbox_kind, cfg, inbox_bytes(cfg->capacity), &h);
 	if (rc == 0)
-		publish(e, ZRI_OBJ_INBOX, name, off, bytes);
-	zri_robust_unlock(&a->dir->lock);
-	if (rc) {
-		free(ib);
-		return rc;
-	}
-	*out = ib;
-	return 0;
+		*out = h;
+	return rc;
 }
 
 int zr_inbox_open(zr_arena *a, const char *name, zr_inbox **out)
 {
-	int rc = check_name(name);
-	if (rc)
-		return rc;
-	struct zri_dirent *e = find(a, name);
-	uint64_t limit;
-	if (!e || e->kind != ZRI_OBJ_INBOX)
-		return -ENOENT;
-	if (entry_bounds(a, e, &limit))
-		return ZR_ECORRUPT;
-	zr_inbox *ib = malloc(sizeof(*ib));
-	if (!ib)
-		return -ENOMEM;
-	rc = bind_inbox(a, ib, e->offset, limit);
-	if (rc) {
-		free(ib);
-		return rc;
-	}
-	*out = ib;
-	return 0;
+	void *h = NULL;
+	int rc = obj_open(a, name, &inbox_kind, &h);
+	if (rc == 0)
+		*out = h;
+	return rc;
 }
 
 void zr_inbox_close(zr_inbox *ib)
