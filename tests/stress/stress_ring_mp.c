@@ -25,16 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness/test.h"
+#include "tests/harness/stress.h"
 
 #define MAGIC UINT64_C(0xa5)
-#define SEQ_BITS 48
-#define SEQ_MASK ((UINT64_C(1) << SEQ_BITS) - 1)
 #define MAX_PROD 4
 #define MAX_CONS 4
 #define MAX_BURST 128
+_Static_assert(MAX_PROD + MAX_CONS <= ZR_STRESS_MAX_CHILDREN, "family too small");
 #define PUBLISH_EVERY 1024u
-#define POLL_NS 20000000L
 
 /* Check, dumping the ring first (expr is evaluated twice: no side effects). */
 #define RCHECK(expr, r, ...)                                                                       \
@@ -74,23 +72,7 @@ struct shared {
 	_Atomic uint64_t per_consumer[MAX_CONS];
 };
 
-static struct {
-	uint64_t entries; /* per producer */
-	unsigned timeout_s;
-	char arena[64];
-} opt;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t make_entry(unsigned producer, uint64_t seq)
-{
-	return MAGIC << 56 | (uint64_t)producer << SEQ_BITS | seq;
-}
+static struct zr_stress_opt opt; /* count: entries per producer */
 
 static bool stopped(struct shared *sh)
 {
@@ -117,10 +99,10 @@ static int produce(zr_ring *r, const struct variant *v, unsigned id, struct shar
 	uint64_t buf[MAX_BURST];
 	uint64_t rng = zr_test_seed ^ (0x100u + id);
 	unsigned spins = 0;
-	for (uint64_t seq = 0; seq < opt.entries;) {
-		unsigned n = pick_burst(v, &rng, opt.entries - seq);
+	for (uint64_t seq = 0; seq < opt.count;) {
+		unsigned n = pick_burst(v, &rng, opt.count - seq);
 		for (unsigned i = 0; i < n; i++)
-			buf[i] = make_entry(id, seq + i);
+			buf[i] = zr_stress_tag(MAGIC, id, seq + i);
 		for (unsigned done = 0; done < n;) {
 			unsigned k = v->burst ? zr_ring_enqueue_burst(r, buf + done, n - done)
 					      : (unsigned)zr_ring_enqueue(r, buf[done]);
@@ -145,10 +127,10 @@ struct tally {
 static int take_entry(zr_ring *r, const struct variant *v, struct tally *t, uint64_t e,
 		      _Atomic uint8_t *counts, unsigned cid)
 {
-	unsigned p = (unsigned)(e >> SEQ_BITS) & 0xffu;
-	uint64_t seq = e & SEQ_MASK;
+	unsigned p = zr_stress_tag_from(e);
+	uint64_t seq = zr_stress_tag_seq(e);
 	RCHECK(e >> 56 == MAGIC, r, "consumer %u: entry %#" PRIx64 " has a bad magic", cid, e);
-	RCHECK(p < v->producers && seq < opt.entries, r,
+	RCHECK(p < v->producers && seq < opt.count, r,
 	       "consumer %u: entry %#" PRIx64 " names no entry that was sent", cid, e);
 	RCHECK((int64_t)seq > t->last[p], r,
 	       "consumer %u: producer %u seq %" PRIu64 " came after seq %" PRId64
@@ -157,7 +139,7 @@ static int take_entry(zr_ring *r, const struct variant *v, struct tally *t, uint
 	t->last[p] = (int64_t)seq;
 	/* relaxed: a tally, read by the parent after the children exited */
 	unsigned before =
-		atomic_fetch_add_explicit(&counts[p * opt.entries + seq], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&counts[p * opt.count + seq], 1, memory_order_relaxed);
 	RCHECK(before == 0, r, "consumer %u: producer %u seq %" PRIu64 " delivered %u times", cid,
 	       p, seq, before + 1);
 	t->got++;
@@ -167,7 +149,7 @@ static int take_entry(zr_ring *r, const struct variant *v, struct tally *t, uint
 
 static void note_end(struct shared *sh)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zr_stress_now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&sh->end_ns, memory_order_relaxed);
 	while (now > seen &&
@@ -182,7 +164,7 @@ static int consume(zr_ring *r, const struct variant *v, unsigned cid, struct sha
 	struct tally t = {.got = 0};
 	uint64_t buf[MAX_BURST];
 	uint64_t rng = zr_test_seed ^ (0x200u + cid);
-	uint64_t total = opt.entries * v->producers;
+	uint64_t total = opt.count * v->producers;
 	unsigned spins = 0;
 	for (unsigned i = 0; i < MAX_PROD; i++)
 		t.last[i] = -1;
@@ -249,36 +231,10 @@ static pid_t spawn(const struct variant *v, enum role role, unsigned id, struct 
 	_exit(rc);
 }
 
-struct family {
-	pid_t pid[MAX_PROD + MAX_CONS];
-	bool done[MAX_PROD + MAX_CONS];
-	unsigned n;
-};
-
-static void kill_all(struct family *f)
+static void dump_ring(zr_arena *a, zr_ring *r)
 {
-	for (unsigned i = 0; i < f->n; i++) {
-		if (f->done[i] || f->pid[i] <= 0)
-			continue;
-		kill(f->pid[i], SIGKILL);
-		waitpid(f->pid[i], NULL, 0);
-		f->done[i] = true;
-	}
-}
-
-/* One exited child: mark it and say whether it failed. */
-static int reap_one(struct family *f, pid_t pid, int status, struct shared *sh)
-{
-	for (unsigned i = 0; i < f->n; i++)
-		if (f->pid[i] == pid)
-			f->done[i] = true;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	fprintf(stderr, "child %d %s %d\n", (int)pid,
-		WIFEXITED(status) ? "exited with" : "was killed by signal",
-		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-	return ZR_TEST_FAIL;
+	(void)a;
+	zr_ring_dump(stderr, r);
 }
 
 /* The arena and ring invariants hold at any instant, whatever writers do. */
@@ -292,49 +248,13 @@ static int check_live(zr_arena *a, zr_ring *r)
 	return 0;
 }
 
-/* Wait for every child; a watchdog turns a hang into a failure. */
-static int wait_family(struct family *f, zr_arena *a, zr_ring *r, struct shared *sh)
-{
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
-	unsigned left = f->n;
-	int rc = 0;
-	while (left) {
-		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-		if (pid > 0) {
-			rc |= reap_one(f, pid, status, sh);
-			left--;
-			continue;
-		}
-		if (now_ns() > deadline) {
-			fprintf(stderr, "watchdog: %u children still running after %u s\n", left,
-				opt.timeout_s);
-			zr_ring_dump(stderr, r);
-			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-			kill_all(f);
-			return ZR_TEST_FAIL;
-		}
-		if (!rc && check_live(a, r)) {
-			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-			rc = ZR_TEST_FAIL;
-		}
-		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
-	}
-	return rc;
-}
-
 /* Report the first lost or duplicated entries, and how many. */
 static int check_tally(const struct variant *v, zr_ring *r, _Atomic uint8_t *counts)
 {
-	uint64_t total = opt.entries * v->producers, lost = 0, dup = 0;
-	for (uint64_t i = 0; i < total; i++) {
-		unsigned c = atomic_load_explicit(&counts[i], memory_order_relaxed);
-		if (c == 1)
-			continue;
-		if ((c == 0 ? lost++ : dup++) < 5)
-			fprintf(stderr, "%s: producer %u seq %" PRIu64 " counted %u times\n",
-				v->name, (unsigned)(i / opt.entries), i % opt.entries, c);
-	}
+	uint64_t lost = 0, dup = 0;
+	char who[64];
+	snprintf(who, sizeof(who), "%s: producer", v->name);
+	zr_stress_tally(counts, opt.count * v->producers, opt.count, who, "counted", &lost, &dup);
 	RCHECK(lost == 0 && dup == 0, r, "%s: %" PRIu64 " entries lost, %" PRIu64 " duplicated",
 	       v->name, lost, dup);
 	return 0;
@@ -343,7 +263,7 @@ static int check_tally(const struct variant *v, zr_ring *r, _Atomic uint8_t *cou
 static int check_end(const struct variant *v, zr_arena *a, zr_ring *r, struct shared *sh,
 		     _Atomic uint8_t *counts)
 {
-	uint64_t total = opt.entries * v->producers, x, sum = 0;
+	uint64_t total = opt.count * v->producers, x, sum = 0;
 	if (check_tally(v, r, counts))
 		return ZR_TEST_FAIL;
 	for (unsigned c = 0; c < v->consumers; c++)
@@ -366,7 +286,7 @@ static int check_end(const struct variant *v, zr_arena *a, zr_ring *r, struct sh
 	return check_live(a, r);
 }
 
-static int spawn_family(const struct variant *v, struct family *f, struct shared *sh,
+static int spawn_family(const struct variant *v, struct zr_stress_family *f, struct shared *sh,
 			_Atomic uint8_t *counts)
 {
 	f->n = 0;
@@ -376,19 +296,13 @@ static int spawn_family(const struct variant *v, struct family *f, struct shared
 		f->pid[f->n++] = spawn(v, PRODUCER, p, sh, counts);
 	for (unsigned i = 0; i < f->n; i++)
 		ZR_CHECK(f->pid[i] > 0, "fork: %s", strerror(errno));
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
-	/* relaxed: see child_run() */
-	while (atomic_load_explicit(&sh->ready, memory_order_relaxed) < f->n && !stopped(sh)) {
-		ZR_CHECK(now_ns() < deadline, "watchdog: children not attached after %u s",
-			 opt.timeout_s);
-		sched_yield();
-	}
-	return stopped(sh) ? ZR_TEST_FAIL : 0;
+	/* see child_run() */
+	return zr_stress_wait_ready(&sh->ready, f->n, &sh->failed, opt.timeout_s);
 }
 
 static void report(const struct variant *v, struct shared *sh, uint64_t t0)
 {
-	uint64_t total = opt.entries * v->producers;
+	uint64_t total = opt.count * v->producers;
 	/* relaxed: written by children that have exited */
 	double s = (double)(atomic_load_explicit(&sh->end_ns, memory_order_relaxed) - t0) / 1e9;
 	printf("%-16s %u producer(s) x %u consumer(s): %" PRIu64
@@ -401,21 +315,22 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	zr_ring_config cfg = {.kind = v->kind, .capacity = v->capacity, .wait = ZR_WAIT_SPIN};
 	zr_ring *r = NULL;
 	ZR_CHECK_RC(zr_ring_create(a, v->name, &cfg, &r));
-	size_t tally_bytes = (size_t)(opt.entries * v->producers);
+	size_t tally_bytes = (size_t)(opt.count * v->producers);
 	struct shared *sh =
 		mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	_Atomic uint8_t *counts =
 		mmap(NULL, tally_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ZR_CHECK(sh != MAP_FAILED && counts != MAP_FAILED, "mmap: %s", strerror(errno));
-	struct family f = {.n = 0};
+	struct zr_stress_family f = {.n = 0};
 	int rc = spawn_family(v, &f, sh, counts);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_stress_now_ns();
 	/* relaxed: a start flag; the ring orders the data */
 	atomic_store_explicit(&sh->go, 1, memory_order_relaxed);
 	if (rc)
-		kill_all(&f);
+		zr_stress_kill_all(&f);
 	else
-		rc = wait_family(&f, a, r, sh);
+		rc = zr_stress_wait_family(&f, a, r, &sh->failed, opt.timeout_s, check_live,
+					   dump_ring);
 	if (rc == 0)
 		rc = check_end(v, a, r, sh, counts);
 	if (rc == 0)
@@ -426,25 +341,11 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	return rc;
 }
 
-static void parse_args(int argc, char **argv)
-{
-	opt.entries = zr_test_scale(2000000);
-	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
-	for (int i = 1; i + 1 < argc; i++) {
-		if (!strcmp(argv[i], "--entries"))
-			opt.entries = strtoull(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--timeout"))
-			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
-	}
-	if (opt.entries == 0 || opt.entries > SEQ_MASK)
-		opt.entries = 1;
-}
-
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
-	parse_args(argc, argv);
-	printf("entries per producer: %" PRIu64 "\n", opt.entries);
+	zr_stress_parse(argc, argv, "--entries", 2000000, &opt);
+	printf("entries per producer: %" PRIu64 "\n", opt.count);
 	zr_arena *a = zr_test_arena(8u << 20, opt.arena);
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]) && !rc; i++)

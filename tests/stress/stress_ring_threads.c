@@ -26,16 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness/test.h"
+#include "tests/harness/stress.h"
 
 #define MAGIC UINT64_C(0x5a)
-#define SEQ_BITS 48
-#define SEQ_MASK ((UINT64_C(1) << SEQ_BITS) - 1)
 #define MAX_PROD 4
 #define MAX_CONS 4
 #define MAX_BURST 128
 #define PUBLISH_EVERY 1024u
-#define POLL_NS 20000000L
 #define KIND_INBOX 100u
 
 struct variant {
@@ -89,11 +86,7 @@ struct endpoint {
 	zr_inbox *ib;
 };
 
-static struct {
-	uint64_t entries;
-	unsigned timeout_s;
-	char arena[64];
-} opt;
+static struct zr_stress_opt opt; /* count: entries per producer */
 
 /* Check, dumping the ring or inbox first (expr is evaluated twice). */
 #define ECHECK(expr, ep, ...)                                                                      \
@@ -103,13 +96,6 @@ static struct {
 			ZR_CHECK(expr, __VA_ARGS__);                                               \
 		}                                                                                  \
 	} while (0)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void ep_dump(const struct endpoint *e)
 {
@@ -134,11 +120,6 @@ static void ep_close(struct endpoint *e)
 {
 	zr_ring_close(e->r);
 	zr_inbox_close(e->ib);
-}
-
-static uint64_t make_entry(unsigned producer, uint64_t seq)
-{
-	return MAGIC << 56 | (uint64_t)producer << SEQ_BITS | seq;
 }
 
 /* The inbox level of an entry: a hash, so every producer uses all four. */
@@ -184,10 +165,10 @@ static int produce(struct endpoint *e, struct run *run, unsigned id)
 	uint64_t buf[MAX_BURST];
 	uint64_t rng = zr_test_seed ^ (0x100u + id);
 	unsigned spins = 0;
-	for (uint64_t seq = 0; seq < opt.entries;) {
-		unsigned n = pick_burst(v, &rng, opt.entries - seq);
+	for (uint64_t seq = 0; seq < opt.count;) {
+		unsigned n = pick_burst(v, &rng, opt.count - seq);
 		for (unsigned i = 0; i < n; i++)
-			buf[i] = make_entry(id, seq + i);
+			buf[i] = zr_stress_tag(MAGIC, id, seq + i);
 		for (unsigned done = 0; done < n;) {
 			unsigned k = ep_put(e, v, buf + done, n - done, id, seq + done);
 			done += k;
@@ -211,10 +192,10 @@ struct tally {
 static int take_entry(struct endpoint *e, struct run *run, struct tally *t, uint64_t x,
 		      unsigned prio, unsigned cid)
 {
-	unsigned p = (unsigned)(x >> SEQ_BITS) & 0xffu;
-	uint64_t seq = x & SEQ_MASK;
+	unsigned p = zr_stress_tag_from(x);
+	uint64_t seq = zr_stress_tag_seq(x);
 	ECHECK(x >> 56 == MAGIC, e, "consumer %u: entry %#" PRIx64 " has a bad magic", cid, x);
-	ECHECK(p < run->v->producers && seq < opt.entries, e,
+	ECHECK(p < run->v->producers && seq < opt.count, e,
 	       "consumer %u: entry %#" PRIx64 " names no entry that was sent", cid, x);
 	unsigned lvl = e->ib ? level_of(p, seq) : 0;
 	ECHECK(prio == lvl, e,
@@ -226,7 +207,7 @@ static int take_entry(struct endpoint *e, struct run *run, struct tally *t, uint
 	       cid, p, lvl, seq, t->last[p][lvl]);
 	t->last[p][lvl] = (int64_t)seq;
 	/* relaxed: a tally, read by the main thread after joining */
-	unsigned before = atomic_fetch_add_explicit(&run->counts[p * opt.entries + seq], 1,
+	unsigned before = atomic_fetch_add_explicit(&run->counts[p * opt.count + seq], 1,
 						    memory_order_relaxed);
 	ECHECK(before == 0, e, "consumer %u: producer %u seq %" PRIu64 " delivered %u times", cid,
 	       p, seq, before + 1);
@@ -249,7 +230,7 @@ static unsigned ep_get(struct endpoint *e, const struct variant *v, uint64_t *bu
 
 static void note_end(struct run *run)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zr_stress_now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&run->end_ns, memory_order_relaxed);
 	while (now > seen &&
@@ -263,7 +244,7 @@ static int consume(struct endpoint *e, struct run *run, unsigned cid)
 	const struct variant *v = run->v;
 	struct tally t;
 	uint64_t buf[MAX_BURST], rng = zr_test_seed ^ (0x200u + cid);
-	uint64_t total = opt.entries * v->producers;
+	uint64_t total = opt.count * v->producers;
 	unsigned spins = 0, prio;
 	memset(&t, 0xff, sizeof(t.last)); /* -1 everywhere */
 	t.got = t.pending = 0;
@@ -335,26 +316,17 @@ static int check_live(struct run *run, struct endpoint *e)
  * so remove the arena and exit without joining. */
 static void stop_or_die(struct run *run, unsigned n)
 {
-	uint64_t deadline = now_ns() + 5000000000u;
-	while (atomic_load_explicit(&run->finished, memory_order_relaxed) < n) {
-		if (now_ns() > deadline) {
-			fprintf(stderr, "watchdog: workers stuck inside a library call\n");
-			if (zr_arena_unlink(opt.arena) != 0)
-				fprintf(stderr, "zr_arena_unlink(%s) failed\n", opt.arena);
-			_exit(ZR_TEST_FAIL);
-		}
-		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
-	}
+	zr_stress_finish_or_die(&run->finished, n, opt.arena);
 }
 
 /* Wait for every worker to finish; a watchdog turns a hang into a failure. */
 static int watch(struct run *run, struct endpoint *e, unsigned n)
 {
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
+	uint64_t deadline = zr_stress_deadline(opt.timeout_s);
 	int rc = 0;
 	/* relaxed: see worker_main() */
 	while (atomic_load_explicit(&run->finished, memory_order_relaxed) < n) {
-		if (now_ns() > deadline) {
+		if (zr_stress_now_ns() > deadline) {
 			fprintf(stderr,
 				"watchdog: %s still running after %u s (seed=%" PRIu64 ")\n",
 				run->v->name, opt.timeout_s, zr_test_seed);
@@ -367,22 +339,17 @@ static int watch(struct run *run, struct endpoint *e, unsigned n)
 			atomic_store_explicit(&run->failed, 1, memory_order_relaxed);
 			rc = ZR_TEST_FAIL;
 		}
-		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
+		nanosleep(&(struct timespec){0, ZR_STRESS_POLL_NS}, NULL);
 	}
 	return rc;
 }
 
 static int check_tally(struct run *run, struct endpoint *e)
 {
-	uint64_t total = opt.entries * run->v->producers, lost = 0, dup = 0;
-	for (uint64_t i = 0; i < total; i++) {
-		unsigned c = atomic_load_explicit(&run->counts[i], memory_order_relaxed);
-		if (c == 1)
-			continue;
-		if ((c == 0 ? lost++ : dup++) < 5)
-			fprintf(stderr, "%s: producer %u seq %" PRIu64 " counted %u times\n",
-				run->v->name, (unsigned)(i / opt.entries), i % opt.entries, c);
-	}
+	uint64_t total = opt.count * run->v->producers, lost = 0, dup = 0;
+	char who[64];
+	snprintf(who, sizeof(who), "%s: producer", run->v->name);
+	zr_stress_tally(run->counts, total, opt.count, who, "counted", &lost, &dup);
 	ECHECK(lost == 0 && dup == 0, e, "%s: %" PRIu64 " entries lost, %" PRIu64 " duplicated",
 	       run->v->name, lost, dup);
 	uint64_t sum = 0;
@@ -414,11 +381,11 @@ static int check_end(struct run *run, struct endpoint *e)
 	const struct variant *v = run->v;
 	if (check_tally(run, e))
 		return ZR_TEST_FAIL;
-	if (e->r && check_ring_end(e, e->r, opt.entries * v->producers))
+	if (e->r && check_ring_end(e, e->r, opt.count * v->producers))
 		return ZR_TEST_FAIL;
 	uint64_t want[ZR_PRIO_COUNT] = {0};
 	for (unsigned p = 0; e->ib && p < v->producers; p++)
-		for (uint64_t s = 0; s < opt.entries; s++)
+		for (uint64_t s = 0; s < opt.count; s++)
 			want[level_of(p, s)]++;
 	for (unsigned l = 0; e->ib && l < ZR_PRIO_COUNT; l++)
 		if (check_ring_end(e, zr_inbox_level(e->ib, l), want[l]))
@@ -470,7 +437,7 @@ static int start_workers(struct run *run, struct worker *w, unsigned *n)
 static void report(struct run *run, uint64_t t0)
 {
 	const struct variant *v = run->v;
-	uint64_t total = opt.entries * v->producers;
+	uint64_t total = opt.count * v->producers;
 	/* relaxed: written by joined threads */
 	double s = (double)(atomic_load_explicit(&run->end_ns, memory_order_relaxed) - t0) / 1e9;
 	printf("%-18s %u producer(s) x %u consumer(s): %" PRIu64
@@ -486,9 +453,9 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	unsigned n;
 	if (create_target(a, v, &e))
 		return ZR_TEST_FAIL;
-	run.counts = calloc(opt.entries * v->producers, 1);
+	run.counts = calloc(opt.count * v->producers, 1);
 	ZR_CHECK(run.counts != NULL, "calloc of the tally failed");
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_stress_now_ns();
 	int rc = start_workers(&run, w, &n);
 	if (rc == 0)
 		rc = watch(&run, &e, n);
@@ -505,25 +472,11 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	return rc;
 }
 
-static void parse_args(int argc, char **argv)
-{
-	opt.entries = zr_test_scale(2000000);
-	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
-	for (int i = 1; i + 1 < argc; i++) {
-		if (!strcmp(argv[i], "--entries"))
-			opt.entries = strtoull(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--timeout"))
-			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
-	}
-	if (opt.entries == 0 || opt.entries > SEQ_MASK)
-		opt.entries = 1;
-}
-
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
-	parse_args(argc, argv);
-	printf("entries per producer: %" PRIu64 "\n", opt.entries);
+	zr_stress_parse(argc, argv, "--entries", 2000000, &opt);
+	printf("entries per producer: %" PRIu64 "\n", opt.count);
 	zr_arena *a = zr_test_arena(8u << 20, opt.arena);
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]) && !rc; i++)

@@ -32,20 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness/test.h"
+#include "tests/harness/stress.h"
 
 #define PRODUCERS 2u
 #define CONSUMERS 2u
 #define CHILDREN (PRODUCERS + CONSUMERS)
 #define MAGIC UINT64_C(0x3c)
-#define MIN_SIZE 64u
-#define MAX_SIZE ((size_t)256 << 10)
 #define RING_NAME "handles"
 #define RING_CAP 128u
 #define ENOMEM_LIMIT 2000000u
-#define POLL_NS 20000000L
 #define NSTATS (ZR_SLAB_MAX_CLASSES + 1)
-#define CHUNK 512u /* words written or read per memcpy */
 
 /* Shared by the parent and its children (MAP_SHARED | MAP_ANONYMOUS). */
 struct shared {
@@ -68,94 +64,12 @@ struct child {
 	uint64_t rng;
 };
 
-static struct {
-	uint64_t ops; /* per producer */
-	unsigned timeout_s;
-	size_t max_size;
-	char arena[64];
-} opt;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static struct zr_stress_opt opt; /* count: payloads per producer */
 
 static bool stopped(struct shared *sh)
 {
 	/* relaxed: a stop flag; nothing is read on the strength of it */
 	return atomic_load_explicit(&sh->failed, memory_order_relaxed) != 0;
-}
-
-static uint64_t make_tag(unsigned producer, uint64_t seq)
-{
-	return MAGIC << 56 | (uint64_t)producer << 48 | seq;
-}
-
-/* Word i of the payload tagged `tag` (words 0 and 1 hold tag and size). */
-static uint64_t pattern(uint64_t tag, uint64_t i)
-{
-	uint64_t x = (tag ^ i * 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-	return x ^ x >> 31;
-}
-
-/* Words i .. i+n-1 of the payload tagged `tag`: tag, size, then the pattern. */
-static void make_chunk(uint64_t *buf, size_t i, size_t n, uint64_t tag, size_t size)
-{
-	for (size_t k = 0; k < n; k++)
-		buf[k] = pattern(tag, i + k);
-	if (i == 0) {
-		buf[0] = tag;
-		buf[1] = size;
-	}
-}
-
-/* Bytes of the chunk of CHUNK words at word i (the last one may be short). */
-static size_t chunk_bytes(size_t i, size_t size)
-{
-	size_t left = size - 8 * i;
-	return left < 8 * CHUNK ? left : 8 * CHUNK;
-}
-
-/* Write in chunks: one memcpy per chunk keeps sanitizer builds fast. */
-static void fill(unsigned char *p, size_t size, uint64_t tag)
-{
-	uint64_t buf[CHUNK];
-	for (size_t i = 0; 8 * i < size; i += CHUNK) {
-		size_t bytes = chunk_bytes(i, size);
-		make_chunk(buf, i, (bytes + 7) / 8, tag, size);
-		memcpy(p + 8 * i, buf, bytes);
-	}
-}
-
-/* Offset of the first byte that differs from what fill() wrote, or size. */
-static size_t verify(const unsigned char *p, size_t size, uint64_t tag)
-{
-	uint64_t got[CHUNK], want[CHUNK];
-	for (size_t i = 0; 8 * i < size; i += CHUNK) {
-		size_t bytes = chunk_bytes(i, size);
-		memcpy(got, p + 8 * i, bytes);
-		make_chunk(want, i, (bytes + 7) / 8, tag, size);
-		for (size_t k = 0; k < bytes / 8; k++)
-			if (got[k] != want[k])
-				return 8 * (i + k);
-		for (size_t b = bytes & ~(size_t)7; b < bytes; b++)
-			if (((unsigned char *)got)[b] != ((unsigned char *)want)[b])
-				return 8 * i + b;
-	}
-	return size;
-}
-
-/* Log-uniform over 64 B .. 256 KiB, with exact class sizes now and then. */
-static size_t pick_size(uint64_t *rng)
-{
-	uint64_t r = zr_test_rand(rng);
-	unsigned shift = 6 + (unsigned)(r % 13); /* 2^6 .. 2^18 */
-	size_t size = (size_t)1 << shift;
-	if ((r >> 8) % 8)
-		size += (size_t)((r >> 16) % size);
-	return size < opt.max_size ? size : opt.max_size;
 }
 
 static void fail_dump(struct child *c)
@@ -179,10 +93,10 @@ static void fail_dump(struct child *c)
 static int check_header(struct child *c, zr_payload p, const uint64_t head[2], size_t usable)
 {
 	uint64_t tag = head[0], size = head[1];
-	unsigned from = (unsigned)(tag >> 48) & 0xffu;
-	uint64_t seq = tag & ((UINT64_C(1) << 48) - 1);
-	CCHECK(tag >> 56 == MAGIC && from < PRODUCERS && seq < opt.ops && size <= usable &&
-		       size >= MIN_SIZE,
+	unsigned from = zr_stress_tag_from(tag);
+	uint64_t seq = zr_stress_tag_seq(tag);
+	CCHECK(tag >> 56 == MAGIC && from < PRODUCERS && seq < opt.count && size <= usable &&
+		       size >= ZR_STRESS_MIN_SIZE,
 	       c,
 	       "child %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
 	       " (usable %zu)",
@@ -207,9 +121,9 @@ static int consume(struct child *c, zr_payload p)
 	memcpy(head, ptr, sizeof(head));
 	if (check_header(c, p, head, usable))
 		return ZR_TEST_FAIL;
-	unsigned from = (unsigned)(head[0] >> 48) & 0xffu;
-	uint64_t seq = head[0] & ((UINT64_C(1) << 48) - 1);
-	size_t bad = verify(ptr, head[1], head[0]);
+	unsigned from = zr_stress_tag_from(head[0]);
+	uint64_t seq = zr_stress_tag_seq(head[0]);
+	size_t bad = zr_stress_verify(ptr, head[1], head[0]);
 	CCHECK(bad == head[1], c,
 	       "child %u: payload of producer %u seq %" PRIu64 " (%" PRIu64
 	       " bytes) differs at byte %zu",
@@ -217,7 +131,7 @@ static int consume(struct child *c, zr_payload p)
 	rc = zr_payload_free(c->a, p);
 	CCHECK(rc == 0, c, "child %u: free %#" PRIx64 ": %s", c->id, p.v, zr_strerror(rc));
 	/* relaxed: a tally, read by the parent after the children exited */
-	unsigned before = atomic_fetch_add_explicit(&c->sh->counts[from * opt.ops + seq], 1,
+	unsigned before = atomic_fetch_add_explicit(&c->sh->counts[from * opt.count + seq], 1,
 						    memory_order_relaxed);
 	CCHECK(before == 0, c, "child %u: payload of producer %u seq %" PRIu64 " freed %u times",
 	       c->id, from, seq, before + 1);
@@ -251,7 +165,7 @@ static int alloc_one(struct child *c, size_t size, zr_payload *p)
 
 static int make_payload(struct child *c, uint64_t seq, zr_payload *p)
 {
-	size_t size = pick_size(&c->rng), usable = 0;
+	size_t size = zr_stress_pick_size(&c->rng, opt.max_size), usable = 0;
 	void *ptr = NULL;
 	if (alloc_one(c, size, p))
 		return ZR_TEST_FAIL;
@@ -260,14 +174,14 @@ static int make_payload(struct child *c, uint64_t seq, zr_payload *p)
 	       "producer %u: new payload %#" PRIx64 " of %zu bytes:"
 	       " resolve %s, usable %zu",
 	       c->id, p->v, size, zr_strerror(rc), usable);
-	fill(ptr, size, make_tag(c->id, seq));
+	zr_stress_fill(ptr, size, zr_stress_tag(MAGIC, c->id, seq));
 	return 0;
 }
 
 static int produce(struct child *c)
 {
 	unsigned spins = 0;
-	for (uint64_t seq = 0; seq < opt.ops; seq++) {
+	for (uint64_t seq = 0; seq < opt.count; seq++) {
 		zr_payload p;
 		if (make_payload(c, seq, &p))
 			return ZR_TEST_FAIL;
@@ -288,7 +202,7 @@ static int produce(struct child *c)
 
 static int consume_all(struct child *c)
 {
-	uint64_t total = opt.ops * PRODUCERS, v;
+	uint64_t total = opt.count * PRODUCERS, v;
 	unsigned spins = 0;
 	for (;;) {
 		if (zr_ring_dequeue(c->r, &v)) {
@@ -348,36 +262,6 @@ static pid_t spawn(struct shared *sh, enum role role, unsigned id)
 	_exit(rc);
 }
 
-struct family {
-	pid_t pid[CHILDREN];
-	bool done[CHILDREN];
-};
-
-static void kill_all(struct family *f)
-{
-	for (unsigned i = 0; i < CHILDREN; i++) {
-		if (f->done[i] || f->pid[i] <= 0)
-			continue;
-		kill(f->pid[i], SIGKILL);
-		waitpid(f->pid[i], NULL, 0);
-		f->done[i] = true;
-	}
-}
-
-static int reap_one(struct family *f, pid_t pid, int status, struct shared *sh)
-{
-	for (unsigned i = 0; i < CHILDREN; i++)
-		if (f->pid[i] == pid)
-			f->done[i] = true;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	fprintf(stderr, "child %d %s %d\n", (int)pid,
-		WIFEXITED(status) ? "exited with" : "was killed by signal",
-		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-	return ZR_TEST_FAIL;
-}
-
 static void dump_all(zr_arena *a, zr_ring *r)
 {
 	zr_ring_dump(stderr, r);
@@ -400,63 +284,19 @@ static int check_live(zr_arena *a, zr_ring *r)
 	return 0;
 }
 
-static int wait_family(struct family *f, zr_arena *a, zr_ring *r, struct shared *sh)
-{
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
-	unsigned left = CHILDREN;
-	int rc = 0;
-	while (left) {
-		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-		if (pid > 0) {
-			rc |= reap_one(f, pid, status, sh);
-			left--;
-			continue;
-		}
-		if (now_ns() > deadline) {
-			fprintf(stderr, "watchdog: %u children still running after %u s\n", left,
-				opt.timeout_s);
-			dump_all(a, r);
-			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-			kill_all(f);
-			return ZR_TEST_FAIL;
-		}
-		if (!rc && check_live(a, r)) {
-			atomic_store_explicit(&sh->failed, 1, memory_order_relaxed);
-			rc = ZR_TEST_FAIL;
-		}
-		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
-	}
-	return rc;
-}
-
 static int check_end(zr_arena *a, zr_ring *r, struct shared *sh)
 {
-	uint64_t total = opt.ops * PRODUCERS, bad = 0, x;
-	for (uint64_t i = 0; i < total; i++) {
-		unsigned c = atomic_load_explicit(&sh->counts[i], memory_order_relaxed);
-		if (c != 1 && bad++ < 5)
-			fprintf(stderr, "payload of producer %u seq %" PRIu64 " freed %u times\n",
-				(unsigned)(i / opt.ops), i % opt.ops, c);
-	}
+	uint64_t bad = 0, x;
+	zr_stress_tally(sh->counts, opt.count * PRODUCERS, opt.count, "payload of producer",
+			"freed", &bad, NULL);
 	bool empty = !zr_ring_dequeue(r, &x);
 	if (bad || !empty)
 		dump_all(a, r);
 	ZR_CHECK(bad == 0 && empty, "%" PRIu64 " payloads not freed exactly once; ring %s", bad,
 		 empty ? "empty" : "not empty");
-	zr_slab_class_stats st[NSTATS];
-	size_t n;
-	zr_slab_stat(a, st, NSTATS, &n);
-	for (size_t i = 0; i < n; i++) {
-		bool ok = st[i].in_use == 0 && st[i].cached == 0 && st[i].orphans == 0 &&
-			  st[i].free == st[i].blocks;
-		if (!ok)
-			dump_all(a, r);
-		ZR_CHECK(ok,
-			 "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %" PRIu64
-			 " free %" PRIu64 " of %" PRIu64 " after every child closed",
-			 st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
-			 st[i].cached, st[i].orphans, st[i].free, st[i].blocks);
+	if (zr_stress_slab_idle(a, "after every child closed")) {
+		dump_all(a, r);
+		return ZR_TEST_FAIL;
 	}
 	zr_arena_info info;
 	zr_arena_info_get(a, &info);
@@ -465,22 +305,17 @@ static int check_end(zr_arena *a, zr_ring *r, struct shared *sh)
 	return check_live(a, r);
 }
 
-static int spawn_family(struct family *f, struct shared *sh)
+static int spawn_family(struct zr_stress_family *f, struct shared *sh)
 {
 	for (unsigned i = 0; i < CHILDREN; i++) {
 		f->pid[i] =
 			i < CONSUMERS ? spawn(sh, CONSUMER, i) : spawn(sh, PRODUCER, i - CONSUMERS);
 		f->done[i] = f->pid[i] <= 0;
+		f->n = i + 1;
 		ZR_CHECK(f->pid[i] > 0, "fork: %s", strerror(errno));
 	}
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
-	/* relaxed: see child_run() */
-	while (atomic_load_explicit(&sh->ready, memory_order_relaxed) < CHILDREN && !stopped(sh)) {
-		ZR_CHECK(now_ns() < deadline, "watchdog: children not attached after %u s",
-			 opt.timeout_s);
-		sched_yield();
-	}
-	return stopped(sh) ? ZR_TEST_FAIL : 0;
+	/* see child_run() */
+	return zr_stress_wait_ready(&sh->ready, CHILDREN, &sh->failed, opt.timeout_s);
 }
 
 static int run(zr_arena *a, struct shared *sh)
@@ -488,23 +323,24 @@ static int run(zr_arena *a, struct shared *sh)
 	zr_ring_config cfg = {.kind = ZR_RING_MPMC, .capacity = RING_CAP, .wait = ZR_WAIT_SPIN};
 	zr_ring *r = NULL;
 	ZR_CHECK_RC(zr_ring_create(a, RING_NAME, &cfg, &r));
-	struct family f = {{0}, {0}};
+	struct zr_stress_family f = {.n = 0};
 	int rc = spawn_family(&f, sh);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_stress_now_ns();
 	/* relaxed: a start flag; the ring orders the data */
 	atomic_store_explicit(&sh->go, 1, memory_order_relaxed);
 	if (rc)
-		kill_all(&f);
+		zr_stress_kill_all(&f);
 	else
-		rc = wait_family(&f, a, r, sh);
+		rc = zr_stress_wait_family(&f, a, r, &sh->failed, opt.timeout_s, check_live,
+					   dump_all);
 	if (rc == 0)
 		rc = check_end(a, r, sh);
 	if (rc == 0) {
-		double s = (double)(now_ns() - t0) / 1e9;
+		double s = (double)(zr_stress_now_ns() - t0) / 1e9;
 		printf("%u producers x %" PRIu64 " payloads to %u consumers: %.3f s, "
 		       "%.0f payloads/s, %.1f MiB verified, %" PRIu64
 		       " allocations retried for lack of space\n",
-		       PRODUCERS, opt.ops, CONSUMERS, s, (double)(opt.ops * PRODUCERS) / s,
+		       PRODUCERS, opt.count, CONSUMERS, s, (double)(opt.count * PRODUCERS) / s,
 		       (double)atomic_load_explicit(&sh->bytes, memory_order_relaxed) / 1048576.0,
 		       atomic_load_explicit(&sh->nomem, memory_order_relaxed));
 	}
@@ -512,30 +348,12 @@ static int run(zr_arena *a, struct shared *sh)
 	return rc;
 }
 
-static void parse_args(int argc, char **argv)
-{
-	opt.ops = zr_test_scale(50000);
-	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
-	for (int i = 1; i + 1 < argc; i++) {
-		if (!strcmp(argv[i], "--ops"))
-			opt.ops = strtoull(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--timeout"))
-			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--max-size"))
-			opt.max_size = (size_t)strtoull(argv[i + 1], NULL, 0);
-	}
-	if (opt.max_size < MIN_SIZE || opt.max_size > MAX_SIZE)
-		opt.max_size = MAX_SIZE;
-	if (opt.ops == 0 || opt.ops >= (UINT64_C(1) << 48))
-		opt.ops = 1;
-}
-
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
-	parse_args(argc, argv);
+	zr_stress_parse(argc, argv, "--ops", 50000, &opt);
 	zr_arena *a = zr_test_arena(64u << 20, opt.arena);
-	size_t bytes = sizeof(struct shared) + (size_t)(opt.ops * PRODUCERS);
+	size_t bytes = sizeof(struct shared) + (size_t)(opt.count * PRODUCERS);
 	struct shared *sh =
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {

@@ -26,18 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness/test.h"
+#include "tests/harness/stress.h"
 
 #define THREADS 4u
 #define MAGIC UINT64_C(0xc3)
-#define MIN_SIZE 64u
-#define MAX_SIZE ((size_t)256 << 10)
 #define RING_CAP 64u
 #define DRAIN_MAX 8u
 #define ENOMEM_LIMIT 2000000u
-#define POLL_NS 20000000L
 #define NSTATS (ZR_SLAB_MAX_CLASSES + 1)
-#define CHUNK 512u /* words written or read per memcpy */
 
 struct shared {
 	zr_arena *a;
@@ -61,94 +57,12 @@ struct worker {
 	uint64_t rng;
 };
 
-static struct {
-	uint64_t ops;
-	unsigned timeout_s;
-	size_t max_size;
-	char arena[64];
-} opt;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static struct zr_stress_opt opt; /* count: payloads per thread */
 
 static bool stopped(struct shared *sh)
 {
 	/* relaxed: a stop flag; nothing is read on the strength of it */
 	return atomic_load_explicit(&sh->failed, memory_order_relaxed) != 0;
-}
-
-static uint64_t make_tag(unsigned thread, uint64_t seq)
-{
-	return MAGIC << 56 | (uint64_t)thread << 48 | seq;
-}
-
-/* Word i of the payload tagged `tag` (words 0 and 1 hold tag and size). */
-static uint64_t pattern(uint64_t tag, uint64_t i)
-{
-	uint64_t x = (tag ^ i * 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-	return x ^ x >> 31;
-}
-
-/* Words i .. i+n-1 of the payload tagged `tag`: tag, size, then the pattern. */
-static void make_chunk(uint64_t *buf, size_t i, size_t n, uint64_t tag, size_t size)
-{
-	for (size_t k = 0; k < n; k++)
-		buf[k] = pattern(tag, i + k);
-	if (i == 0) {
-		buf[0] = tag;
-		buf[1] = size;
-	}
-}
-
-/* Bytes of the chunk of CHUNK words at word i (the last one may be short). */
-static size_t chunk_bytes(size_t i, size_t size)
-{
-	size_t left = size - 8 * i;
-	return left < 8 * CHUNK ? left : 8 * CHUNK;
-}
-
-/* Write in chunks: one memcpy per chunk keeps sanitizer builds fast. */
-static void fill(unsigned char *p, size_t size, uint64_t tag)
-{
-	uint64_t buf[CHUNK];
-	for (size_t i = 0; 8 * i < size; i += CHUNK) {
-		size_t bytes = chunk_bytes(i, size);
-		make_chunk(buf, i, (bytes + 7) / 8, tag, size);
-		memcpy(p + 8 * i, buf, bytes);
-	}
-}
-
-/* Offset of the first byte that differs from what fill() wrote, or size. */
-static size_t verify(const unsigned char *p, size_t size, uint64_t tag)
-{
-	uint64_t got[CHUNK], want[CHUNK];
-	for (size_t i = 0; 8 * i < size; i += CHUNK) {
-		size_t bytes = chunk_bytes(i, size);
-		memcpy(got, p + 8 * i, bytes);
-		make_chunk(want, i, (bytes + 7) / 8, tag, size);
-		for (size_t k = 0; k < bytes / 8; k++)
-			if (got[k] != want[k])
-				return 8 * (i + k);
-		for (size_t b = bytes & ~(size_t)7; b < bytes; b++)
-			if (((unsigned char *)got)[b] != ((unsigned char *)want)[b])
-				return 8 * i + b;
-	}
-	return size;
-}
-
-/* Log-uniform over 64 B .. 256 KiB, with exact class sizes now and then. */
-static size_t pick_size(uint64_t *rng)
-{
-	uint64_t r = zr_test_rand(rng);
-	unsigned shift = 6 + (unsigned)(r % 13); /* 2^6 .. 2^18 */
-	size_t size = (size_t)1 << shift;
-	if ((r >> 8) % 8)
-		size += (size_t)((r >> 16) % size);
-	return size < opt.max_size ? size : opt.max_size;
 }
 
 static void slab_dump_fail(struct shared *sh)
@@ -178,15 +92,15 @@ static int consume(struct worker *w, zr_payload p)
 	uint64_t head[2];
 	memcpy(head, ptr, sizeof(head));
 	uint64_t tag = head[0], size = head[1];
-	unsigned from = (unsigned)(tag >> 48) & 0xffu;
-	uint64_t seq = tag & ((UINT64_C(1) << 48) - 1);
-	SCHECK(tag >> 56 == MAGIC && from < THREADS && seq < opt.ops && size <= usable &&
-		       size >= MIN_SIZE,
+	unsigned from = zr_stress_tag_from(tag);
+	uint64_t seq = zr_stress_tag_seq(tag);
+	SCHECK(tag >> 56 == MAGIC && from < THREADS && seq < opt.count && size <= usable &&
+		       size >= ZR_STRESS_MIN_SIZE,
 	       sh,
 	       "thread %u: payload %#" PRIx64 " has header %#" PRIx64 " size %" PRIu64
 	       " (usable %zu)",
 	       w->id, p.v, tag, size, usable);
-	size_t bad = verify(ptr, size, tag);
+	size_t bad = zr_stress_verify(ptr, size, tag);
 	SCHECK(bad == size, sh,
 	       "thread %u: payload of thread %u seq %" PRIu64 " (%" PRIu64
 	       " bytes) differs at byte %zu",
@@ -194,7 +108,7 @@ static int consume(struct worker *w, zr_payload p)
 	rc = zr_payload_free(sh->a, p);
 	SCHECK(rc == 0, sh, "thread %u: free %#" PRIx64 ": %s", w->id, p.v, zr_strerror(rc));
 	/* relaxed: a tally, read after the threads were joined */
-	unsigned before = atomic_fetch_add_explicit(&sh->counts[from * opt.ops + seq], 1,
+	unsigned before = atomic_fetch_add_explicit(&sh->counts[from * opt.count + seq], 1,
 						    memory_order_relaxed);
 	SCHECK(before == 0, sh, "thread %u: payload of thread %u seq %" PRIu64 " freed %u times",
 	       w->id, from, seq, before + 1);
@@ -267,7 +181,7 @@ static int send_one(struct worker *w, zr_payload p)
 static int make_payload(struct worker *w, uint64_t seq, zr_payload *p)
 {
 	struct shared *sh = w->sh;
-	size_t size = pick_size(&w->rng), usable = 0;
+	size_t size = zr_stress_pick_size(&w->rng, opt.max_size), usable = 0;
 	void *ptr = NULL;
 	if (alloc_one(w, size, p))
 		return ZR_TEST_FAIL;
@@ -280,14 +194,14 @@ static int make_payload(struct worker *w, uint64_t seq, zr_payload *p)
 	zr_arena_info_get(sh->a, &info);
 	SCHECK(owner == (int64_t)info.self, sh,
 	       "thread %u: new payload owned by %" PRId64 ", not %u", w->id, owner, info.self);
-	fill(ptr, size, make_tag(w->id, seq));
+	zr_stress_fill(ptr, size, zr_stress_tag(MAGIC, w->id, seq));
 	return 0;
 }
 
 static int produce(struct worker *w)
 {
 	unsigned got;
-	for (uint64_t seq = 0; seq < opt.ops && !stopped(w->sh); seq++) {
+	for (uint64_t seq = 0; seq < opt.count && !stopped(w->sh); seq++) {
 		zr_payload p;
 		if (make_payload(w, seq, &p))
 			return ZR_TEST_FAIL;
@@ -370,11 +284,11 @@ static int check_live(struct shared *sh)
 
 static int watch(struct shared *sh)
 {
-	uint64_t deadline = now_ns() + (uint64_t)opt.timeout_s * 1000000000u;
+	uint64_t deadline = zr_stress_deadline(opt.timeout_s);
 	int rc = 0;
 	/* relaxed: see worker_main() */
 	while (atomic_load_explicit(&sh->finished, memory_order_relaxed) < THREADS) {
-		if (now_ns() > deadline) {
+		if (zr_stress_now_ns() > deadline) {
 			fprintf(stderr, "watchdog: still running after %u s (seed=%" PRIu64 ")\n",
 				opt.timeout_s, zr_test_seed);
 			for (unsigned i = 0; i < THREADS; i++)
@@ -384,7 +298,7 @@ static int watch(struct shared *sh)
 		}
 		if (!rc && check_live(sh))
 			rc = ZR_TEST_FAIL;
-		nanosleep(&(struct timespec){0, 5 * POLL_NS}, NULL);
+		nanosleep(&(struct timespec){0, 5 * ZR_STRESS_POLL_NS}, NULL);
 	}
 	return rc;
 }
@@ -393,42 +307,20 @@ static int watch(struct shared *sh)
  * library call: remove the arena and exit without joining. */
 static void join_or_die(struct shared *sh, struct worker *w, unsigned n)
 {
-	uint64_t deadline = now_ns() + 5000000000u;
-	while (atomic_load_explicit(&sh->finished, memory_order_relaxed) < n) {
-		if (now_ns() > deadline) {
-			fprintf(stderr, "watchdog: workers stuck inside a library call\n");
-			if (zr_arena_unlink(opt.arena) != 0)
-				fprintf(stderr, "zr_arena_unlink(%s) failed\n", opt.arena);
-			_exit(ZR_TEST_FAIL);
-		}
-		nanosleep(&(struct timespec){0, POLL_NS}, NULL);
-	}
+	zr_stress_finish_or_die(&sh->finished, n, opt.arena);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(w[i].tid, NULL);
 }
 
 static int check_end(struct shared *sh)
 {
-	uint64_t total = opt.ops * THREADS, bad = 0;
-	for (uint64_t i = 0; i < total; i++) {
-		unsigned c = atomic_load_explicit(&sh->counts[i], memory_order_relaxed);
-		if (c != 1 && bad++ < 5)
-			fprintf(stderr, "payload of thread %u seq %" PRIu64 " freed %u times\n",
-				(unsigned)(i / opt.ops), i % opt.ops, c);
-	}
+	uint64_t bad = 0;
+	zr_stress_tally(sh->counts, opt.count * THREADS, opt.count, "payload of thread", "freed",
+			&bad, NULL);
 	SCHECK(bad == 0, sh, "%" PRIu64 " payloads not freed exactly once", bad);
-	zr_slab_class_stats st[NSTATS];
-	size_t n;
-	zr_slab_stat(sh->a, st, NSTATS, &n);
-	for (size_t i = 0; i < n; i++) {
-		SCHECK(st[i].in_use == 0 && st[i].cached == 0 && st[i].orphans == 0, sh,
-		       "%s %" PRIu64 ": in_use %" PRIu64 " cached %" PRIu64 " orphans %" PRIu64
-		       " after every thread flushed and exited",
-		       st[i].block_size ? "class" : "large", st[i].block_size, st[i].in_use,
-		       st[i].cached, st[i].orphans);
-		SCHECK(st[i].free == st[i].blocks, sh,
-		       "class %" PRIu64 ": %" PRIu64 " of %" PRIu64 " blocks free",
-		       st[i].block_size, st[i].free, st[i].blocks);
+	if (zr_stress_slab_idle(sh->a, "after every thread flushed and exited")) {
+		slab_dump_fail(sh);
+		return ZR_TEST_FAIL;
 	}
 	zr_diag d = {0};
 	int rc = zr_arena_check(sh->a, &d);
@@ -452,7 +344,7 @@ static int run(struct shared *sh)
 	struct worker w[THREADS];
 	unsigned n = 0;
 	int rc = create_rings(sh);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_stress_now_ns();
 	for (unsigned i = 0; i < THREADS && rc == 0; i++, n++) {
 		w[i] = (struct worker){.sh = sh, .id = i, .rng = zr_test_seed ^ (0x300u + i)};
 		rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
@@ -469,10 +361,10 @@ static int run(struct shared *sh)
 	if (rc == 0)
 		rc = check_end(sh);
 	if (rc == 0) {
-		double s = (double)(now_ns() - t0) / 1e9;
+		double s = (double)(zr_stress_now_ns() - t0) / 1e9;
 		printf("%u threads x %" PRIu64 " payloads: %.3f s, %.0f payloads/s, "
 		       "%.1f MiB verified, %" PRIu64 " allocations retried for lack of space\n",
-		       THREADS, opt.ops, s, (double)(opt.ops * THREADS) / s,
+		       THREADS, opt.count, s, (double)(opt.count * THREADS) / s,
 		       (double)atomic_load_explicit(&sh->bytes, memory_order_relaxed) / 1048576.0,
 		       atomic_load_explicit(&sh->nomem, memory_order_relaxed));
 	}
@@ -481,31 +373,13 @@ static int run(struct shared *sh)
 	return rc;
 }
 
-static void parse_args(int argc, char **argv)
-{
-	opt.ops = zr_test_scale(50000);
-	opt.timeout_s = zr_test_sanitized() ? 240 : 120;
-	for (int i = 1; i + 1 < argc; i++) {
-		if (!strcmp(argv[i], "--ops"))
-			opt.ops = strtoull(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--timeout"))
-			opt.timeout_s = (unsigned)strtoul(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--max-size"))
-			opt.max_size = (size_t)strtoull(argv[i + 1], NULL, 0);
-	}
-	if (opt.max_size < MIN_SIZE || opt.max_size > MAX_SIZE)
-		opt.max_size = MAX_SIZE;
-	if (opt.ops == 0 || opt.ops >= (UINT64_C(1) << 48))
-		opt.ops = 1;
-}
-
 int main(int argc, char **argv)
 {
 	static struct shared sh;
 	zr_test_init(argc, argv);
-	parse_args(argc, argv);
+	zr_stress_parse(argc, argv, "--ops", 50000, &opt);
 	sh.a = zr_test_arena(64u << 20, opt.arena);
-	sh.counts = calloc(opt.ops * THREADS, 1);
+	sh.counts = calloc(opt.count * THREADS, 1);
 	if (!sh.counts) {
 		fprintf(stderr, "calloc of the tally failed\n");
 		return ZR_TEST_FAIL;
