@@ -82,8 +82,14 @@ ZR_API ZR_NODISCARD int zr_ring_open(zr_arena *a, const char *name, zr_ring **ou
 /** Release the process-local handle; the ring itself stays. NULL is accepted. */
 ZR_API void zr_ring_close(zr_ring *r);
 
-/** Enqueue one entry; false when full. SPSC: one producer at a time.
- * Safety: any thread of any process (MPMC). Blocking: never. */
+/**
+ * Enqueue one entry; false when full. MPMC: also false while the consumer of
+ * the oldest entry is inside its dequeue (as with rte_ring, whose space is
+ * freed when consumers finish); a slot left half-done by a dead process is
+ * repaired on the way instead. SPSC: one producer at a time.
+ * Safety: any thread of any process (MPMC). Blocking: never; a slot held
+ * by another process costs a short spin and, after it, a liveness check.
+ */
 ZR_API bool zr_ring_enqueue(zr_ring *r, uint64_t v);
 
 /**
@@ -104,7 +110,11 @@ ZR_API unsigned zr_ring_dequeue_burst(zr_ring *r, uint64_t *out, unsigned n);
 /**
  * Dequeue one entry, waiting as the ring's wait mode says.
  * @param[in] timeout_ns  < 0 waits for ever, 0 polls once.
- * Blocking: yes, up to timeout_ns.
+ * Blocking: yes, up to timeout_ns. A sleeper wakes when an entry is
+ *           published; while the head is held half-done by another process
+ *           it also looks again every 10 ms, so the death of that process
+ *           (which sends no wake-up) is repaired within about 10 ms.
+ *           For the levels of an inbox it sleeps on the inbox.
  * @return 0, -ETIMEDOUT, -EINTR (a signal interrupted the sleep),
  *         -ECANCELED (zr_ring_wake_all() was called while it slept).
  */
