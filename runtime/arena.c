@@ -151,21 +151,33 @@ static int map_fd(zr_arena *a, int fd, uint64_t size, bool populate)
 	return 0;
 }
 
-static void write_header(zr_arena *a, const struct zri_header *plan, const char *name)
+/* Complete a planned header (private memory) with identity and checksum. */
+static void finish_header(struct zri_header *h, uint64_t size, const char *name)
 {
-	struct zri_header *h = a->hdr;
-	memcpy(h, plan, offsetof(struct zri_header, checksum));
 	h->magic = ZRI_MAGIC;
 	h->layout_version = ZRI_LAYOUT_VERSION;
 	h->header_bytes = ZRI_HDR_BYTES;
 	h->fingerprint = zri_layout_fingerprint();
-	h->arena_size = a->size;
+	h->arena_size = size;
 	h->created_ns = zri_realtime_ns();
 	h->creator_pid = (uint32_t)getpid();
 	h->creator_uid = (uint32_t)geteuid();
 	h->creator_start = zri_proc_start_time(h->creator_pid);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->checksum = zri_header_checksum(h);
+}
+
+/* Size the new file and write its header (state INIT) before the slow
+ * prefault, so that an opener meanwhile sees who is creating it and waits
+ * (-EAGAIN) instead of finding an empty header. */
+static int size_and_stamp(int fd, const char *path, const struct zri_header *h, uint64_t size,
+			  mode_t mode, zr_diag *diag)
+{
+	if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0)
+		return zri_diag_set(diag, -errno, "cannot size %s: %s", path, strerror(errno));
+	if (pwrite(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
+		return zri_diag_set(diag, -EIO, "cannot write the header of %s", path);
+	return 0;
 }
 
 static int create_at(const char *path, const char *name, const zr_arena_config *cfg_in,
@@ -182,6 +194,8 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 	int rc = zri_layout_plan(plan, &cfg, diag);
 	if (rc == 0)
 		rc = preflight(path, cfg.size, diag);
+	if (rc == 0)
+		finish_header(plan, cfg.size, name);
 	zr_arena *a = rc == 0 ? arena_new() : NULL;
 	if (rc == 0 && !a)
 		rc = -ENOMEM;
@@ -192,9 +206,8 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		if (fd < 0)
 			rc = zri_diag_set(diag, -errno, "cannot create %s: %s", path,
 					  strerror(errno));
-		else if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)cfg.size) != 0)
-			rc = zri_diag_set(diag, -errno, "cannot size %s: %s", path,
-					  strerror(errno));
+		else
+			rc = size_and_stamp(fd, path, plan, cfg.size, mode, diag);
 	}
 	if (rc == 0 && !(cfg.flags & ZR_ARENA_NO_PREFAULT)) {
 		int e = posix_fallocate(fd, 0, (off_t)cfg.size);
@@ -213,8 +226,7 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		a->file_backed = file_backed;
 		snprintf(a->path, sizeof(a->path), "%s", path);
 		snprintf(a->name, sizeof(a->name), "%s", name);
-		write_header(a, plan, name);
-		zri_arena_format(a);
+		zri_arena_format(a); /* the header is in place: size_and_stamp() */
 		rc = zri_arena_bind(a, a->hdr, diag);
 	}
 	if (rc == 0) {
