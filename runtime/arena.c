@@ -479,6 +479,20 @@ int zr_arena_recover(zr_arena *a, zr_recover_report *rep)
 	return 0;
 }
 
+int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long where)
+{
+	if (a->readonly)
+		return ZR_ECORRUPT;
+	uint32_t ready = ZRI_ARENA_READY;
+	/* acq_rel: the first poisoner alone writes the reason; relaxed on
+	 * failure: poisoned already */
+	if (atomic_compare_exchange_strong_explicit(&a->hdr->a_state, &ready, ZRI_ARENA_POISONED,
+						    memory_order_acq_rel, memory_order_relaxed))
+		snprintf(a->hdr->poison_reason, sizeof(a->hdr->poison_reason), "%s (%#llx), pid %d",
+			 what, where, (int)getpid());
+	return ZR_ECORRUPT;
+}
+
 int zr_arena_check(const zr_arena *a, zr_diag *diag)
 {
 	int rc = zri_header_validate(a->hdr, a->size, diag);

@@ -104,6 +104,11 @@ void zri_robust_init(pthread_mutex_t *m);
 int zri_robust_lock(pthread_mutex_t *m);
 void zri_robust_unlock(pthread_mutex_t *m);
 
+/* A broken invariant found while working: mark the arena POISONED (new
+ * opens then refuse it with ZR_EPOISONED and this reason) and return
+ * ZR_ECORRUPT. Read-only attachments only return ZR_ECORRUPT. */
+int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long where);
+
 int zri_diag_set(zr_diag *diag, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

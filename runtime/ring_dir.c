@@ -139,14 +139,17 @@ static int obj_open(zr_arena *a, const char *name, const struct obj_kind *k, voi
 	if (!e || e->kind != k->kind)
 		return -ENOENT;
 	if (entry_bounds(a, e, &limit))
-		return ZR_ECORRUPT;
+		return zri_arena_poison(a, "a ring directory entry points outside the ring heap",
+					e->offset);
 	void *h = malloc(k->handle_size);
 	if (!h)
 		return -ENOMEM;
 	rc = k->bind(a, h, e->offset, limit);
 	if (rc) {
 		free(h);
-		return rc;
+		return rc == ZR_ECORRUPT
+			       ? zri_arena_poison(a, "a ring header fails its checks", e->offset)
+			       : rc;
 	}
 	*out = h;
 	return 0;

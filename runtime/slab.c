@@ -177,8 +177,10 @@ static bool claim_entry(zr_arena *a, struct zri_class_rt *rt, uint64_t e, uint64
 {
 	uint64_t b = e & 0xffffffffu;
 	uint32_t g = (uint32_t)(e >> 32);
-	if (b >= rt->nblocks)
-		return false; /* not from this queue: corrupt entry, dropped */
+	if (b >= rt->nblocks) { /* not from this queue: dropped, and said */
+		(void)zri_arena_poison(a, "a free queue holds a block outside its class", e);
+		return false;
+	}
 	/* relaxed: see the synchronisation map; the CAS decides */
 	uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
 	for (;;) {

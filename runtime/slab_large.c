@@ -134,7 +134,7 @@ int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr,
 	/* relaxed: ordered by A1 above */
 	uint64_t len = atomic_load_explicit(&m->a_len, memory_order_relaxed);
 	if (len > (a->npages - page) * a->page_size)
-		return ZR_ECORRUPT;
+		return zri_arena_poison(a, "a large payload's length runs past the heap", off);
 	if (ptr)
 		*ptr = a->base + off;
 	if (size)

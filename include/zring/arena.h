@@ -110,7 +110,8 @@ ZR_API ZR_NODISCARD int zr_arena_create_file(const char *path, const zr_arena_co
  *         ZR_ETRUNC (shorter than its header says), ZR_EVERSION,
  *         ZR_ELAYOUT (another build's struct layout), ZR_ECORRUPT (header
  *         checksum or section table), ZR_ENOTREADY (creator died before it
- *         was ready), ZR_EOWNER (owned by another user), ZR_EPOISONED,
+ *         was ready), ZR_EOWNER (owned by another user), ZR_EPOISONED (a
+ *         process found a broken invariant in it; the message says which),
  *         ZR_EPROCFULL, -EAGAIN (still being created), -errno.
  */
 ZR_API ZR_NODISCARD int zr_arena_open(const char *name, unsigned flags, zr_arena **out,
