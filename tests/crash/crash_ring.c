@@ -65,12 +65,6 @@ struct shared {
 
 static struct shared *sh;
 
-static void sleep_ns(long ns)
-{
-	struct timespec ts = {0, ns};
-	nanosleep(&ts, NULL);
-}
-
 static int open_ring(zr_arena **a, zr_ring **r)
 {
 	zr_diag d;
@@ -100,7 +94,7 @@ static void producer_main(int role, uint64_t seed)
 	uint64_t seq = atomic_load(&ps->attempted) + 1;
 	while (!atomic_load_explicit(&ps->stop, memory_order_relaxed)) {
 		if (seq >= MAX_SEQ) {
-			sleep_ns(1000000);
+			zr_test_sleep_ns(1000000);
 			continue;
 		}
 		zr_payload p;
@@ -204,7 +198,7 @@ static int survivors_progress(zr_ring *r, int vprod, int vrole)
 		}
 		if (done)
 			return 0;
-		sleep_ns(100000);
+		zr_test_sleep_ns(100000);
 	}
 	return -1;
 }
@@ -263,7 +257,7 @@ static int stop_all(zr_ring *r)
 	}
 	for (int spin = 0; zr_ring_count(r) > 0; spin++) {
 		ZR_CHECK(spin < 50000, "ring never drained: %u left", zr_ring_count(r));
-		sleep_ns(100000);
+		zr_test_sleep_ns(100000);
 	}
 	for (int i = 0; i < sh->roles; i++)
 		atomic_store(&sh->cons[i].stop, 1);
@@ -359,7 +353,7 @@ static int run(zr_arena *a, zr_ring *r, int kills)
 		sh->cons[i].pid = spawn(0, i, 0);
 	}
 	for (int k = 0; k < kills; k++) {
-		sleep_ns((long)(zr_test_rand(&rng) % 2000000));
+		zr_test_sleep_ns((long)(zr_test_rand(&rng) % 2000000));
 		if (kill_one(a, r, &rng, k) != 0) {
 			for (int i = 0; i < sh->roles; i++) {
 				kill(sh->prod[i].pid, SIGKILL);

@@ -30,16 +30,9 @@ void zr_stress_parse(int argc, char **argv, const char *count_flag, uint64_t cou
 		o->count = 1;
 }
 
-uint64_t zr_stress_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t zr_stress_deadline(unsigned seconds)
 {
-	return zr_stress_now_ns() + (uint64_t)seconds * 1000000000u;
+	return zr_test_now_ns() + (uint64_t)seconds * 1000000000u;
 }
 
 uint64_t zr_stress_tag(uint64_t magic, unsigned from, uint64_t seq)
@@ -176,7 +169,7 @@ int zr_stress_wait_family(struct zr_stress_family *f, zr_arena *a, zr_ring *r,
 			left--;
 			continue;
 		}
-		if (zr_stress_now_ns() > deadline) {
+		if (zr_test_now_ns() > deadline) {
 			fprintf(stderr, "watchdog: %u children still running after %u s\n", left,
 				timeout_s);
 			dump(a, r);
@@ -201,8 +194,8 @@ int zr_stress_wait_ready(_Atomic uint32_t *ready, unsigned want, _Atomic uint32_
 	/* relaxed: the start barrier orders no data (the rings do) */
 	while (atomic_load_explicit(ready, memory_order_relaxed) < want &&
 	       !atomic_load_explicit(failed, memory_order_relaxed)) {
-		ZR_CHECK(zr_stress_now_ns() < deadline,
-			 "watchdog: children not attached after %u s", timeout_s);
+		ZR_CHECK(zr_test_now_ns() < deadline, "watchdog: children not attached after %u s",
+			 timeout_s);
 		sched_yield();
 	}
 	return atomic_load_explicit(failed, memory_order_relaxed) ? ZR_TEST_FAIL : 0;
@@ -213,7 +206,7 @@ void zr_stress_finish_or_die(_Atomic uint32_t *finished, unsigned n, const char 
 	uint64_t deadline = zr_stress_deadline(5);
 	/* relaxed: the caller joins before it reads anything else */
 	while (atomic_load_explicit(finished, memory_order_relaxed) < n) {
-		if (zr_stress_now_ns() > deadline) {
+		if (zr_test_now_ns() > deadline) {
 			fprintf(stderr, "watchdog: workers stuck inside a library call\n");
 			if (zr_arena_unlink(arena) != 0)
 				fprintf(stderr, "zr_arena_unlink(%s) failed\n", arena);

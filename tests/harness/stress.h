@@ -32,7 +32,6 @@ struct zr_stress_opt {
 void zr_stress_parse(int argc, char **argv, const char *count_flag, uint64_t count_default,
 		     struct zr_stress_opt *o);
 
-uint64_t zr_stress_now_ns(void);
 /* now + seconds */
 uint64_t zr_stress_deadline(unsigned seconds);
 

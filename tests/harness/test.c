@@ -77,6 +77,19 @@ uint64_t zr_test_rand(uint64_t *s)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
+uint64_t zr_test_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void zr_test_sleep_ns(long ns)
+{
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	nanosleep(&ts, NULL);
+}
+
 int zr_test_sanitized(void)
 {
 #ifdef ZR_SANITIZED

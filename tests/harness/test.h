@@ -46,6 +46,9 @@ zr_arena *zr_test_arena(size_t size, char *name_out);
 void zr_test_forget(const char *name);
 /* xorshift64* on a caller-held state */
 uint64_t zr_test_rand(uint64_t *state);
+/* CLOCK_MONOTONIC in nanoseconds, and a sleep of `ns` nanoseconds. */
+uint64_t zr_test_now_ns(void);
+void zr_test_sleep_ns(long ns);
 /* True when built with sanitizers: stress sizes shrink. */
 int zr_test_sanitized(void);
 /* Scale a stress count down under sanitizers. */

@@ -149,7 +149,7 @@ static int take_entry(zr_ring *r, const struct variant *v, struct tally *t, uint
 
 static void note_end(struct shared *sh)
 {
-	uint64_t now = zr_stress_now_ns();
+	uint64_t now = zr_test_now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&sh->end_ns, memory_order_relaxed);
 	while (now > seen &&
@@ -323,7 +323,7 @@ static int run_variant(const struct variant *v, zr_arena *a)
 	ZR_CHECK(sh != MAP_FAILED && counts != MAP_FAILED, "mmap: %s", strerror(errno));
 	struct zr_stress_family f = {.n = 0};
 	int rc = spawn_family(v, &f, sh, counts);
-	uint64_t t0 = zr_stress_now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	/* relaxed: a start flag; the ring orders the data */
 	atomic_store_explicit(&sh->go, 1, memory_order_relaxed);
 	if (rc)

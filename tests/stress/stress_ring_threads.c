@@ -230,7 +230,7 @@ static unsigned ep_get(struct endpoint *e, const struct variant *v, uint64_t *bu
 
 static void note_end(struct run *run)
 {
-	uint64_t now = zr_stress_now_ns();
+	uint64_t now = zr_test_now_ns();
 	/* relaxed: a statistic */
 	uint64_t seen = atomic_load_explicit(&run->end_ns, memory_order_relaxed);
 	while (now > seen &&
@@ -326,7 +326,7 @@ static int watch(struct run *run, struct endpoint *e, unsigned n)
 	int rc = 0;
 	/* relaxed: see worker_main() */
 	while (atomic_load_explicit(&run->finished, memory_order_relaxed) < n) {
-		if (zr_stress_now_ns() > deadline) {
+		if (zr_test_now_ns() > deadline) {
 			fprintf(stderr,
 				"watchdog: %s still running after %u s (seed=%" PRIu64 ")\n",
 				run->v->name, opt.timeout_s, zr_test_seed);
@@ -455,7 +455,7 @@ static int run_variant(const struct variant *v, zr_arena *a)
 		return ZR_TEST_FAIL;
 	run.counts = calloc(opt.count * v->producers, 1);
 	ZR_CHECK(run.counts != NULL, "calloc of the tally failed");
-	uint64_t t0 = zr_stress_now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	int rc = start_workers(&run, w, &n);
 	if (rc == 0)
 		rc = watch(&run, &e, n);

@@ -325,7 +325,7 @@ static int run(zr_arena *a, struct shared *sh)
 	ZR_CHECK_RC(zr_ring_create(a, RING_NAME, &cfg, &r));
 	struct zr_stress_family f = {.n = 0};
 	int rc = spawn_family(&f, sh);
-	uint64_t t0 = zr_stress_now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	/* relaxed: a start flag; the ring orders the data */
 	atomic_store_explicit(&sh->go, 1, memory_order_relaxed);
 	if (rc)
@@ -336,7 +336,7 @@ static int run(zr_arena *a, struct shared *sh)
 	if (rc == 0)
 		rc = check_end(a, r, sh);
 	if (rc == 0) {
-		double s = (double)(zr_stress_now_ns() - t0) / 1e9;
+		double s = (double)(zr_test_now_ns() - t0) / 1e9;
 		printf("%u producers x %" PRIu64 " payloads to %u consumers: %.3f s, "
 		       "%.0f payloads/s, %.1f MiB verified, %" PRIu64
 		       " allocations retried for lack of space\n",

@@ -288,7 +288,7 @@ static int watch(struct shared *sh)
 	int rc = 0;
 	/* relaxed: see worker_main() */
 	while (atomic_load_explicit(&sh->finished, memory_order_relaxed) < THREADS) {
-		if (zr_stress_now_ns() > deadline) {
+		if (zr_test_now_ns() > deadline) {
 			fprintf(stderr, "watchdog: still running after %u s (seed=%" PRIu64 ")\n",
 				opt.timeout_s, zr_test_seed);
 			for (unsigned i = 0; i < THREADS; i++)
@@ -344,7 +344,7 @@ static int run(struct shared *sh)
 	struct worker w[THREADS];
 	unsigned n = 0;
 	int rc = create_rings(sh);
-	uint64_t t0 = zr_stress_now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	for (unsigned i = 0; i < THREADS && rc == 0; i++, n++) {
 		w[i] = (struct worker){.sh = sh, .id = i, .rng = zr_test_seed ^ (0x300u + i)};
 		rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
@@ -361,7 +361,7 @@ static int run(struct shared *sh)
 	if (rc == 0)
 		rc = check_end(sh);
 	if (rc == 0) {
-		double s = (double)(zr_stress_now_ns() - t0) / 1e9;
+		double s = (double)(zr_test_now_ns() - t0) / 1e9;
 		printf("%u threads x %" PRIu64 " payloads: %.3f s, %.0f payloads/s, "
 		       "%.1f MiB verified, %" PRIu64 " allocations retried for lack of space\n",
 		       THREADS, opt.count, s, (double)(opt.count * THREADS) / s,

@@ -20,19 +20,6 @@ static char g_name[64];
 
 static uint32_t spin = ZR_WAIT_SPIN, futex = ZR_WAIT_FUTEX, spin_futex = ZR_WAIT_SPIN_FUTEX;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(long ns)
-{
-	struct timespec ts = {ns / 1000000000, ns % 1000000000};
-	nanosleep(&ts, NULL);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -341,10 +328,10 @@ static void test_pop_wait_timeout(void **state)
 {
 	uint32_t mode = param(state);
 	zr_inbox *ib = new_inbox(8, mode, 0);
-	uint64_t v = 0, t0 = now_ns();
+	uint64_t v = 0, t0 = zr_test_now_ns();
 	unsigned prio = 99;
 	assert_int_equal(zr_inbox_pop_wait(ib, &v, &prio, 1000000), -ETIMEDOUT);
-	uint64_t took = now_ns() - t0;
+	uint64_t took = zr_test_now_ns() - t0;
 	assert_true(took >= 1000000 && took < 1000000000);
 	uint64_t waits = atomic_load(&ib->hdr->a_waits);
 	assert_int_equal(waits > 0, mode != ZR_WAIT_SPIN);
@@ -383,10 +370,10 @@ static void test_pop_wait_wake(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, popper_main, &p), 0);
 	if (mode == ZR_WAIT_SPIN) {
-		sleep_ns(2000000);
+		zr_test_sleep_ns(2000000);
 	} else {
 		for (int i = 0; i < 20000 && atomic_load(&ib->hdr->a_waits) == 0; i++)
-			sleep_ns(100000);
+			zr_test_sleep_ns(100000);
 		assert_true(atomic_load(&ib->hdr->a_waits) > 0);
 	}
 	assert_true(zr_inbox_push(ib, ZR_PRIO_LOW, 66)); /* any level wakes the inbox */
@@ -414,7 +401,7 @@ static void test_wake_all_and_level_wait(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, popper_main, &p), 0);
 	for (int i = 0; i < 20000 && atomic_load(&ib->hdr->a_waits) == 0; i++)
-		sleep_ns(100000);
+		zr_test_sleep_ns(100000);
 	assert_true(atomic_load(&ib->hdr->a_waits) > 0);
 	zr_inbox_wake_all(ib);
 	assert_int_equal(pthread_join(th, NULL), 0);

@@ -22,19 +22,6 @@ static char g_name[64];
 static uint32_t spsc = ZR_RING_SPSC, mpmc = ZR_RING_MPMC;
 static uint32_t spin = ZR_WAIT_SPIN, futex = ZR_WAIT_FUTEX, spin_futex = ZR_WAIT_SPIN_FUTEX;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(long ns)
-{
-	struct timespec ts = {ns / 1000000000, ns % 1000000000};
-	nanosleep(&ts, NULL);
-}
-
 static uint32_t param(void **state)
 {
 	return *(const uint32_t *)*state;
@@ -509,9 +496,9 @@ static void test_wait_timeout(void **state)
 	uint32_t mode = param(state);
 	for (uint32_t kind = ZR_RING_SPSC; kind <= ZR_RING_MPMC; kind++) {
 		zr_ring *r = new_ring(kind, 8, mode);
-		uint64_t v = 0, t0 = now_ns();
+		uint64_t v = 0, t0 = zr_test_now_ns();
 		assert_int_equal(zr_ring_dequeue_wait(r, &v, 1000000), -ETIMEDOUT);
-		uint64_t took = now_ns() - t0;
+		uint64_t took = zr_test_now_ns() - t0;
 		assert_true(took >= 1000000);
 		assert_true(took < 1000000000);
 		zr_ring_stats s = stat_of(r);
@@ -546,7 +533,7 @@ static void *waiter_main(void *arg)
 {
 	struct waiter *w = arg;
 	w->rc = zr_ring_dequeue_wait(w->r, &w->v, w->timeout_ns);
-	w->done_ns = now_ns();
+	w->done_ns = zr_test_now_ns();
 	return NULL;
 }
 
@@ -556,7 +543,7 @@ static bool sleeper_seen(const zr_ring *r, uint64_t before)
 	for (int i = 0; i < 20000; i++) {
 		if (stat_of(r).waits > before)
 			return true;
-		sleep_ns(100000);
+		zr_test_sleep_ns(100000);
 	}
 	return false;
 }
@@ -573,10 +560,10 @@ static void wake_one(uint32_t kind, uint32_t mode)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
 	if (mode == ZR_WAIT_SPIN)
-		sleep_ns(2000000);
+		zr_test_sleep_ns(2000000);
 	else
 		assert_true(sleeper_seen(r, 0));
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	assert_true(zr_ring_enqueue(r, 77));
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc, 0);
@@ -612,7 +599,7 @@ static void test_wake_all(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
 	bool slept = sleeper_seen(r, 0);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	zr_ring_wake_all(r);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	uint64_t took = w.done_ns - t0, wakes = stat_of(r).wakes, v = 0;

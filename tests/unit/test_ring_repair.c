@@ -44,13 +44,6 @@ static void set_slot(zr_ring *r, uint64_t pos, uint32_t owner, uint32_t kind)
 	atomic_store(&slot_of(r, pos)->a_state, st_make(pos, owner, kind));
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -161,9 +154,9 @@ static void writing_dead_at_head(bool tail_moved)
 	atomic_store(&r->hdr->a_tail, tail_moved ? 1 : 0);
 	assert_true(zr_ring_enqueue(r, 101));
 	assert_true(zr_ring_enqueue(r, 102));
-	uint64_t v = 0, t0 = now_ns();
+	uint64_t v = 0, t0 = zr_test_now_ns();
 	assert_true(zr_ring_dequeue(r, &v));
-	assert_true(now_ns() - t0 < 100000000); /* repaired, not waited for */
+	assert_true(zr_test_now_ns() - t0 < 100000000); /* repaired, not waited for */
 	assert_int_equal(v, 101);
 	assert_int_equal(stat_of(r).drops, 1);
 	assert_true(zr_ring_dequeue(r, &v));
@@ -403,8 +396,8 @@ static void test_spsc_producer_killed(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		spsc_child_producer(ring);
-	uint64_t next = 0, v, deadline = now_ns() + 5000000000u;
-	while (next < SEEN_BEFORE_KILL && now_ns() < deadline) {
+	uint64_t next = 0, v, deadline = zr_test_now_ns() + 5000000000u;
+	while (next < SEEN_BEFORE_KILL && zr_test_now_ns() < deadline) {
 		if (!zr_ring_dequeue(r, &v))
 			continue;
 		if (v != next)
@@ -447,7 +440,7 @@ static void *sleeper_main(void *arg)
 {
 	struct sleeper *sl = arg;
 	sl->rc = zr_ring_dequeue_wait(sl->r, &sl->v, (int64_t)5000000000);
-	sl->done_ns = now_ns();
+	sl->done_ns = zr_test_now_ns();
 	return NULL;
 }
 
@@ -468,7 +461,7 @@ static void test_sleeper_wakes_when_holder_dies(void **state)
 	assert_int_equal(pthread_create(&th, NULL, sleeper_main, &sl), 0);
 	struct timespec ts = {0, 100000000}; /* it finds the head held and sleeps */
 	nanosleep(&ts, NULL);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zr_test_now_ns();
 	reap_owner(&o); /* the holder dies: nobody enqueues, nobody recovers */
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(sl.rc, 0);
