@@ -280,8 +280,8 @@ void zr_inbox_close(zr_inbox *ib)
 	free(ib);
 }
 
-/* Visit every MPMC ring of the directory (inbox levels included). */
-static int each_mpmc(const zr_arena *a, int (*fn)(struct zr_ring *, void *), void *ctx)
+/* Visit every ring of the directory, SPSC and MPMC (inbox levels included). */
+static int each_ring(const zr_arena *a, int (*fn)(struct zr_ring *, void *), void *ctx)
 {
 	for (uint32_t i = 0; i < a->max_rings; i++) {
 		struct zri_dirent *e = &a->dirents[i];
@@ -323,7 +323,7 @@ static int repair_one(struct zr_ring *r, void *ctx)
 void zri_ringdir_repair(zr_arena *a, uint64_t *drops, uint64_t *redelivers)
 {
 	struct repair_counts c = {0, 0};
-	(void)each_mpmc(a, repair_one, &c);
+	(void)each_ring(a, repair_one, &c);
 	for (uint32_t k = 0; k < ZRI_SMALL_CLASSES; k++)
 		if (a->classes[k].nblocks)
 			repair_one(&a->classes[k].free_ring, &c);
@@ -338,7 +338,7 @@ static int check_one(struct zr_ring *r, void *ctx)
 
 int zri_ringdir_check(const zr_arena *a, zr_diag *diag)
 {
-	int rc = each_mpmc(a, check_one, diag);
+	int rc = each_ring(a, check_one, diag);
 	if (rc == ZR_ECORRUPT && diag && diag->code != ZR_ECORRUPT)
 		zri_diag_set(diag, rc, "ring directory entry points outside the ring heap");
 	for (uint32_t k = 0; rc == 0 && k < ZRI_SMALL_CLASSES; k++)

@@ -281,7 +281,6 @@ static bool in_maybe(int role, uint64_t seq)
 
 static bool in_held(zr_arena *a, int role, uint64_t seq)
 {
-	(void)a;
 	for (uint32_t k = 0; k < sh->nheld; k++) {
 		/* the payload of a held entry was never freed: read who it was */
 		struct payload_head *h = zr_payload_ptr(a, (zr_payload){sh->held[k]});
