@@ -7,5 +7,8 @@
 #include "zring/arena.h"
 #include "zring/ring.h"
 #include "zring/slab.h"
+#include "zring/hist.h"
+#include "zring/agent.h"
+#include "zring/job.h"
 
 #endif

@@ -61,6 +61,9 @@ void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n);
 /* Repair every slot left half-done by a dead process. Adds to the counts. */
 void zri_mpmc_repair(struct zr_ring *r, uint64_t *drops, uint64_t *redelivers);
 
+/* Copy up to cap published entries from the head on, without taking them. */
+unsigned zri_mpmc_peek(const struct zr_ring *r, uint64_t *out, unsigned cap);
+
 /* Is `value` published (or being taken) in the ring? O(capacity). */
 bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value);
 

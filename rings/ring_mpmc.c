@@ -333,3 +333,25 @@ void zri_mpmc_fill_sequence(struct zr_ring *r, uint64_t n)
 	/* relaxed: as above */
 	atomic_store_explicit(&r->hdr->a_tail, n, memory_order_relaxed);
 }
+
+unsigned zri_mpmc_peek(const struct zr_ring *r, uint64_t *out, unsigned cap)
+{
+	unsigned n = 0;
+	/* relaxed: a hint; positions are checked against each slot's state */
+	uint64_t hd = atomic_load_explicit(&r->hdr->a_head, memory_order_relaxed);
+	for (uint64_t p = hd; p < hd + r->capacity && n < cap; p++) {
+		const struct zri_slot *s = slot_at(r, p);
+		/* acquire: pairs with R1; the value read next is the one published */
+		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_acquire);
+		if (pos_dist(st, p) != 0)
+			break; /* not published at p: the end of the entries */
+		if (st_kind(st) != ZRI_SLOT_FULL)
+			continue;
+		/* relaxed: ordered by the acquire above */
+		uint64_t v = atomic_load_explicit(&s->a_value, memory_order_relaxed);
+		/* acquire: re-read after the value, so a slot reused meanwhile is skipped */
+		if (atomic_load_explicit(&s->a_state, memory_order_acquire) == st)
+			out[n++] = v;
+	}
+	return n;
+}

@@ -419,6 +419,7 @@ int zr_arena_close(zr_arena *a)
 	if (!a)
 		return 0;
 	registry_remove(a);
+	zri_jobs_detach(a);
 	if (!a->readonly && !a->inherited) {
 		zri_tcache_detach_arena(a);
 		zri_proc_release(a);

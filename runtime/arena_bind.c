@@ -68,7 +68,8 @@ int zri_arena_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 	a->page_size = h->large.page_size;
 	a->large_data_off = h->large.data_off;
 	a->max_payload = h->max_payload;
-	return bind_classes(a, h, diag);
+	int rc = bind_classes(a, h, diag);
+	return rc ? rc : zri_jobs_bind(a, h, diag);
 }
 
 /* Format a new arena's sections (before zri_arena_bind(): rings must exist
@@ -86,6 +87,7 @@ void zri_arena_format(zr_arena *a)
 			zri_ring_init(at(a, k->ring_off), ZR_RING_MPMC, (uint32_t)k->nblocks,
 				      ZR_WAIT_SPIN, "slab-free");
 	}
+	zri_jobs_format(a);
 }
 
 void zri_arena_fill_free(zr_arena *a)
@@ -93,4 +95,5 @@ void zri_arena_fill_free(zr_arena *a)
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
 		if (a->classes[c].nblocks)
 			zri_mpmc_fill_sequence(&a->classes[c].free_ring, a->classes[c].nblocks);
+	zri_jobs_fill_free(a);
 }

@@ -51,6 +51,17 @@ struct zr_arena {
 	uint64_t large_data_off;
 	uint64_t max_payload;
 	struct zri_tcache *tcaches; /* of every thread; under the global cache lock */
+	/* the job layer (agent*.c, job_*.c) */
+	struct zri_jobs_ctl *jctl;
+	struct zri_agent *agents;
+	struct zri_job *jobs;
+	uint32_t max_agents;
+	uint32_t max_jobs;
+	uint32_t inbox_capacity;
+	uint32_t shared_capacity;
+	struct zr_ring job_free;		   /* free record indices: gen << 32 | index */
+	_Atomic(struct zr_inbox *) shared;	   /* the shared queue, opened on first use */
+	_Atomic(struct zri_inbox_cache *) inboxes; /* agents' inboxes opened by this process */
 };
 
 /* Address of an offset in this process's mapping (offsets are checked by
@@ -72,6 +83,12 @@ int zri_arena_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag);
 /* Initialise every section of a freshly planned arena. */
 void zri_arena_format(zr_arena *a);
 void zri_arena_fill_free(zr_arena *a);
+
+/* job_*.c: bind the job layer's views; close the shared queue handle. */
+int zri_jobs_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag);
+void zri_jobs_format(zr_arena *a);
+void zri_jobs_fill_free(zr_arena *a);
+void zri_jobs_detach(zr_arena *a);
 
 /* proc.c: the process table. */
 int zri_proc_claim(zr_arena *a);

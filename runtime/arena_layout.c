@@ -10,6 +10,16 @@
 #define DEFAULT_PROCS 64u
 #define DEFAULT_RINGS 64u
 
+static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static uint64_t ceil_pow2(uint64_t x)
+{
+	return x <= 1 ? 1 : UINT64_C(1) << (64 - __builtin_clzll(x - 1));
+}
+
 void zr_arena_config_init(zr_arena_config *cfg, size_t size)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -19,6 +29,9 @@ void zr_arena_config_init(zr_arena_config *cfg, size_t size)
 	cfg->ring_bytes = size / 8;
 	cfg->max_payload = ZR_DEFAULT_MAX_PAYLOAD;
 	cfg->small_percent = 50;
+	cfg->max_agents = (uint32_t)clamp_u64(size >> 18, 8, 64);
+	cfg->max_jobs = (uint32_t)clamp_u64(size >> 13, 256, UINT64_C(1) << 20);
+	cfg->inbox_capacity = (uint32_t)clamp_u64(ceil_pow2(cfg->max_jobs), 2, 1024);
 }
 
 static uint64_t floor_pow2(uint64_t x)
@@ -73,6 +86,37 @@ static void add_section(struct zri_header *h, uint32_t kind, uint64_t off, uint6
 	s->count = count;
 }
 
+/* The job layer: control block, agent table, job records, free ring. */
+static int plan_jobs(struct zri_header *h, const zr_arena_config *cfg, uint64_t off, uint64_t *end,
+		     zr_diag *diag)
+{
+	if (cfg->max_agents == 0 || cfg->max_agents > ZRI_MAX_AGENTS)
+		return zri_diag_set(diag, -EINVAL, "max_agents %u is outside 1 .. %u",
+				    cfg->max_agents, ZRI_MAX_AGENTS);
+	if (cfg->max_jobs < 2 || cfg->max_jobs > (UINT32_C(1) << 30))
+		return zri_diag_set(diag, -EINVAL, "max_jobs %u is outside 2 .. 2^30",
+				    cfg->max_jobs);
+	uint32_t cap = cfg->inbox_capacity;
+	if (cap < 2 || cap > (UINT32_C(1) << 24) || (cap & (cap - 1)))
+		return zri_diag_set(diag, -EINVAL,
+				    "inbox_capacity %u is not a power of two in 2 .. 2^24", cap);
+	struct zri_jobs_layout *j = &h->jobs;
+	j->max_agents = cfg->max_agents;
+	j->max_jobs = cfg->max_jobs;
+	j->free_capacity = (uint32_t)ceil_pow2(cfg->max_jobs);
+	j->inbox_capacity = cap;
+	j->shared_capacity = j->free_capacity;
+	j->ctl_off = off;
+	j->agents_off = ZRI_ALIGN(off + sizeof(struct zri_jobs_ctl), ZRI_LINE);
+	j->recs_off = ZRI_ALIGN(j->agents_off + (uint64_t)j->max_agents * sizeof(struct zri_agent),
+				ZRI_LINE);
+	j->free_off =
+		ZRI_ALIGN(j->recs_off + (uint64_t)j->max_jobs * sizeof(struct zri_job), ZRI_LINE);
+	j->end_off = j->free_off + zri_ring_bytes(ZR_RING_MPMC, j->free_capacity);
+	*end = j->end_off;
+	return 0;
+}
+
 int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *diag)
 {
 	if (cfg->size < ZR_ARENA_MIN_SIZE || cfg->size > (UINT64_C(1) << 46))
@@ -94,6 +138,18 @@ int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *d
 		sizeof(struct zri_ringdir) + (uint64_t)cfg->max_rings * sizeof(struct zri_dirent);
 	add_section(h, ZRI_SEC_RINGDIR, off, dir, cfg->max_rings);
 	off = ZRI_ALIGN(off + dir, PAGE);
+	uint64_t jobs_end;
+	int rc = plan_jobs(h, cfg, off, &jobs_end, diag);
+	if (rc)
+		return rc;
+	if (jobs_end + 16 * PAGE > cfg->size)
+		return zri_diag_set(
+			diag, -EINVAL,
+			"arena of %zu bytes cannot hold %u agents and %u jobs (%llu bytes)",
+			cfg->size, cfg->max_agents, cfg->max_jobs,
+			(unsigned long long)(jobs_end - off));
+	add_section(h, ZRI_SEC_JOBS, off, jobs_end - off, cfg->max_jobs);
+	off = ZRI_ALIGN(jobs_end, PAGE);
 	uint64_t ring_bytes = ZRI_ALIGN(cfg->ring_bytes, PAGE);
 	if (off + ring_bytes + 16 * PAGE > cfg->size)
 		return zri_diag_set(

@@ -34,7 +34,8 @@ static int check_sections(const struct zri_header *h, zr_diag *diag)
 	uint32_t seen = 0;
 	for (uint32_t i = 0; i < h->nsections; i++) {
 		const struct zri_section *s = &h->sections[i];
-		if (s->kind < ZRI_SEC_PROCS || s->kind > ZRI_SEC_LARGE || (seen & (1u << s->kind)))
+		if (s->kind < ZRI_SEC_PROCS || s->kind > ZRI_SEC_JOBS ||
+		    s->kind == ZRI_SEC_PROCSTATS || (seen & (1u << s->kind)))
 			return zri_diag_set(diag, ZR_ECORRUPT,
 					    "section %u has unknown or repeated kind %u", i,
 					    s->kind);
@@ -54,7 +55,7 @@ static int check_sections(const struct zri_header *h, zr_diag *diag)
 		}
 	}
 	if (seen != (1u << ZRI_SEC_PROCS | 1u << ZRI_SEC_RINGDIR | 1u << ZRI_SEC_RINGHEAP |
-		     1u << ZRI_SEC_SLAB | 1u << ZRI_SEC_LARGE))
+		     1u << ZRI_SEC_SLAB | 1u << ZRI_SEC_LARGE | 1u << ZRI_SEC_JOBS))
 		return zri_diag_set(diag, ZR_ECORRUPT, "section table lacks a section (mask %#x)",
 				    seen);
 	const struct zri_section *p = zri_header_section(h, ZRI_SEC_PROCS);
@@ -68,6 +69,43 @@ static int check_sections(const struct zri_header *h, zr_diag *diag)
 		    sizeof(struct zri_ringdir) + (uint64_t)h->max_rings * sizeof(struct zri_dirent))
 		return zri_diag_set(diag, ZR_ECORRUPT, "ring directory of %u entries does not fit",
 				    h->max_rings);
+	return 0;
+}
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* The job layer's parts must lie, in order and without overlap, inside the
+ * JOBS section, with the counts the section declares. */
+static int check_jobs(const struct zri_header *h, zr_diag *diag)
+{
+	const struct zri_section *s = zri_header_section(h, ZRI_SEC_JOBS);
+	const struct zri_jobs_layout *j = &h->jobs;
+	uint64_t lo = s->offset, hi = s->offset + s->size;
+	bool ok =
+		j->max_agents >= 1 && j->max_agents <= ZRI_MAX_AGENTS && j->max_jobs >= 2 &&
+		j->max_jobs <= (UINT32_C(1) << 30) && s->count == j->max_jobs &&
+		is_pow2(j->free_capacity) && j->free_capacity >= j->max_jobs &&
+		is_pow2(j->inbox_capacity) && j->inbox_capacity <= (UINT32_C(1) << 24) &&
+		j->shared_capacity == j->free_capacity && j->ctl_off == lo &&
+		j->ctl_off % ZRI_LINE == 0 && j->agents_off % ZRI_LINE == 0 &&
+		j->recs_off % ZRI_LINE == 0 && j->free_off % ZRI_LINE == 0 &&
+		j->agents_off >= j->ctl_off + sizeof(struct zri_jobs_ctl) &&
+		range_ok(j->agents_off, (uint64_t)j->max_agents * sizeof(struct zri_agent), lo,
+			 hi) &&
+		j->recs_off >= j->agents_off + (uint64_t)j->max_agents * sizeof(struct zri_agent) &&
+		range_ok(j->recs_off, (uint64_t)j->max_jobs * sizeof(struct zri_job), lo, hi) &&
+		j->free_off >= j->recs_off + (uint64_t)j->max_jobs * sizeof(struct zri_job) &&
+		j->end_off == j->free_off + zri_ring_bytes(ZR_RING_MPMC, j->free_capacity) &&
+		j->end_off <= hi;
+	if (!ok)
+		return zri_diag_set(diag, ZR_ECORRUPT,
+				    "job tables (%u agents, %u jobs) do not fit their section at "
+				    "%#llx + %#llx",
+				    j->max_agents, j->max_jobs, (unsigned long long)lo,
+				    (unsigned long long)s->size);
 	return 0;
 }
 
@@ -183,5 +221,7 @@ int zri_header_validate(const struct zri_header *h, uint64_t file_size, zr_diag 
 		rc = check_classes(h, diag);
 	if (rc == 0)
 		rc = check_large(h, diag);
+	if (rc == 0)
+		rc = check_jobs(h, diag);
 	return rc;
 }

@@ -28,6 +28,7 @@ const char *zr_strerror(int rc)
 	case ZR_EPROCFULL: return "arena process table is full";
 	case ZR_EPOISONED: return "arena was poisoned after a corruption";
 	case ZR_EREADONLY: return "arena is attached read-only";
+	case ZR_EFULL: return "job table or queue full";
 	default: break;
 	}
 	if (rc < 0 && rc > -4096)

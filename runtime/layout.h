@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zring/agent.h"
 #include "zring/arena.h"
+#include "zring/hist.h"
+#include "zring/job.h"
 #include "zring/ring.h"
 #include "zring/slab.h"
 
@@ -23,7 +26,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_ALIGN(x, a) (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 3u		/* 3: a_start carries its generation */
+#define ZRI_LAYOUT_VERSION 4u		/* 4: agents and jobs */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u
@@ -61,6 +64,7 @@ enum zri_section_kind {
 	ZRI_SEC_SLAB = 4,      /* per class: stats, meta, free ring, blocks */
 	ZRI_SEC_LARGE = 5,     /* large heap: control, page meta, pages */
 	ZRI_SEC_PROCSTATS = 6, /* per process and class: cached block counts */
+	ZRI_SEC_JOBS = 7,      /* jobs control, agent table, job records, free ring */
 };
 
 struct zri_section {
@@ -78,6 +82,21 @@ struct zri_slab_class {
 	uint64_t meta_off;  /* _Atomic uint64_t[nblocks] */
 	uint64_t ring_off;  /* free ring (struct zri_ring), capacity nblocks */
 	uint64_t data_off;  /* blocks */
+};
+
+/* Where the job layer's parts are (all inside the JOBS section). */
+struct zri_jobs_layout {
+	uint32_t max_agents;
+	uint32_t max_jobs;
+	uint32_t free_capacity;	  /* of the free ring: a power of two >= max_jobs */
+	uint32_t inbox_capacity;  /* per level of each agent's inbox */
+	uint32_t shared_capacity; /* per level of the shared queue */
+	uint32_t reserved;
+	uint64_t ctl_off;    /* struct zri_jobs_ctl */
+	uint64_t agents_off; /* struct zri_agent[max_agents] */
+	uint64_t recs_off;   /* struct zri_job[max_jobs] */
+	uint64_t free_off;   /* MPMC ring of free record indices (gen << 32 | index) */
+	uint64_t end_off;
 };
 
 struct zri_large_layout {
@@ -118,6 +137,7 @@ struct zri_header {
 			struct zri_section sections[ZRI_MAX_SECTIONS];
 			struct zri_slab_class classes[ZRI_SMALL_CLASSES];
 			struct zri_large_layout large;
+			struct zri_jobs_layout jobs;
 			uint64_t checksum; /* XXH3-64 of every byte before it */
 		};
 		uint8_t immutable_bytes[ZRI_HDR_IMMUTABLE];
@@ -306,8 +326,152 @@ static inline uint64_t zri_payload_make(uint64_t off, uint32_t gen)
 #define ZRI_PAYLOAD_OFF(v) (((v) & ((1ULL << ZRI_PAYLOAD_OFF_BITS) - 1)) << 6)
 #define ZRI_PAYLOAD_GEN(v) ((uint32_t)((v) >> ZRI_PAYLOAD_OFF_BITS))
 
+/* ---- agents ----------------------------------------------------------------
+ * a_word = gen (24) << 32 | status << 24 | owner (22): the process that
+ * registered it. Agent id = (index + 1) | gen << 12, like owner ids. */
+#define ZRI_MAX_AGENTS 1024u
+enum zri_agent_state {
+	ZRI_AGENT_FREE = 0,
+	ZRI_AGENT_ALIVE = 1,
+	ZRI_AGENT_DEAD = 2,
+	ZRI_AGENT_JOINING = 3, /* claimed; identity being written */
+};
+static inline uint64_t zri_agent_word(uint32_t gen, uint32_t status, uint32_t owner)
+{
+	return (uint64_t)(gen & 0xffffffu) << 32 | (uint64_t)(status & 0xffu) << 24 |
+	       (owner & ZRI_OWNER_MASK);
+}
+#define ZRI_AGENT_GEN(w) ((uint32_t)((w) >> 32) & 0xffffffu)
+#define ZRI_AGENT_STATUS(w) ((uint32_t)((w) >> 24) & 0xffu)
+#define ZRI_AGENT_OWNER(w) ((uint32_t)(w)&ZRI_OWNER_MASK)
+
+struct zri_agent {
+	/* identity: written while JOINING, or under a_seq (placement) */
+	_Atomic uint64_t a_word;
+	_Atomic uint32_t a_seq; /* odd while the text below is rewritten */
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t kind;
+	uint32_t on_death;
+	uint32_t wait_mode;
+	uint64_t registered_ns;
+	_Atomic uint64_t a_dead_ns;
+	char name[ZR_AGENT_NAME_MAX + 1];
+	char caps[ZR_AGENT_CAPS_MAX + 1];
+	int32_t place_node;
+	uint32_t place_ncpus;
+	char place_cpus[64];
+	char place_note[128];
+	uint8_t pad0[3 * ZRI_LINE - 352];
+	/* liveness, written by the agent */
+	_Atomic uint64_t a_heartbeat_ns;
+	_Atomic uint64_t a_heartbeat_timeout_ns;
+	uint8_t pad1[ZRI_LINE - 16];
+	/* doorbell: where its blocking claims sleep */
+	_Atomic uint32_t a_futex;
+	_Atomic uint32_t a_waiters;
+	_Atomic uint32_t a_kicks;
+	uint32_t name_gen; /* first generation of the slot under this name */
+	_Atomic uint64_t a_waits;
+	_Atomic uint64_t a_wakes;
+	uint8_t pad2[ZRI_LINE - 32];
+	/* counters, written by the agent only */
+	_Atomic uint64_t a_submitted;
+	_Atomic uint64_t a_submitted_bytes;
+	_Atomic uint64_t a_claimed;
+	_Atomic uint64_t a_completed;
+	_Atomic uint64_t a_failed;
+	_Atomic uint64_t a_stale;
+	_Atomic uint64_t a_submitted_prio[ZR_PRIO_COUNT];
+	uint8_t pad3[2 * ZRI_LINE - 80];
+	/* latency histograms, written by the agent only */
+	_Atomic uint64_t a_claim_hist[ZR_HIST_BUCKETS + 3]; /* count, sum, max, buckets */
+	_Atomic uint64_t a_complete_hist[ZR_HIST_BUCKETS + 3];
+	uint8_t pad4[ZRI_LINE - ((2 * (ZR_HIST_BUCKETS + 3) * 8) % ZRI_LINE)];
+};
+
+/* ---- jobs ------------------------------------------------------------------
+ * State word: gen (24) << 40 | attempt (8) << 32 | holder (22) << 8 |
+ * flags (4) << 4 | status (4). The futex of zr_job_wait() is its low half,
+ * which changes on every status change. holder names a process owner id
+ * (BUILDING, BUSY, PENDING/DELAYED: the last enqueuer, final: the
+ * finisher) or an agent id (PROCESSING, not BUSY). */
+#define ZRI_JS_BUSY 0x10u    /* `holder` (a process) is writing the record */
+#define ZRI_JS_WAITERS 0x20u /* someone sleeps in zr_job_wait() */
+#define ZRI_JS_CANCEL 0x40u  /* cancel requested while processing */
+#define ZRI_JOB_GEN_BITS 24u
+
+static inline uint64_t zri_js_make(uint32_t gen, uint32_t attempt, uint32_t holder, uint32_t flags,
+				   uint32_t status)
+{
+	return (uint64_t)(gen & 0xffffffu) << 40 | (uint64_t)(attempt & 0xffu) << 32 |
+	       (uint64_t)(holder & ZRI_OWNER_MASK) << 8 | (flags & 0xf0u) | (status & 0xfu);
+}
+#define ZRI_JS_GEN(s) ((uint32_t)((s) >> 40) & 0xffffffu)
+#define ZRI_JS_ATTEMPT(s) ((uint32_t)((s) >> 32) & 0xffu)
+#define ZRI_JS_HOLDER(s) ((uint32_t)((s) >> 8) & ZRI_OWNER_MASK)
+#define ZRI_JS_FLAGS(s) ((uint32_t)(s)&0xf0u)
+#define ZRI_JS_STATUS(s) ((uint32_t)(s)&0xfu)
+
+/* Every field is a word read and written with relaxed atomics: a reader
+ * copies them between two loads of a_state (a seqlock whose writer is the
+ * one that set BUSY or owns the record in BUILDING). */
+struct zri_job {
+	_Atomic uint64_t a_state;
+	_Atomic uint64_t a_due_ns; /* DELAYED: when due; PROCESSING: lease end */
+	_Atomic uint64_t
+		a_kind; /* type | prio << 8 | flags << 16 | max_retries << 32 | retries << 48 */
+	_Atomic uint64_t a_agents; /* source | target << 32 */
+	_Atomic uint64_t a_holder; /* agent id of the claim being written, or of the last */
+	_Atomic uint64_t a_payload;
+	_Atomic uint64_t a_payload_len;
+	_Atomic uint64_t a_result;
+	_Atomic uint64_t a_result_len;
+	_Atomic uint64_t a_submit_ns;
+	_Atomic uint64_t a_claim_ns;
+	_Atomic uint64_t a_finish_ns;
+	_Atomic uint64_t a_expire_ns;
+	_Atomic uint64_t a_lease_ns;	/* lease length of each claim */
+	_Atomic uint64_t a_interval_ns; /* recurring */
+	_Atomic uint64_t a_backoff;	/* first retry delay | max << 32 (in us) */
+	_Atomic uint64_t a_uuid[2];
+	_Atomic uint64_t a_type_name[3];
+	_Atomic uint64_t a_meta[ZR_JOB_META_BYTES / 8];
+	_Atomic uint64_t a_error[(ZR_JOB_ERROR_MAX + 1) / 8];
+	_Atomic uint64_t a_ttl_ns; /* of each run of a recurring job */
+};
+
+/* ---- jobs control ------------------------------------------------------- */
+struct zri_jobs_ctl {
+	_Atomic uint64_t a_next_due; /* earliest timer of any job (a hint: may be early) */
+	_Atomic uint64_t a_tick_ns;  /* when a tick started; others skip for a while */
+	uint8_t pad0[ZRI_LINE - 16];
+	_Atomic uint64_t a_idle[ZRI_MAX_AGENTS / 64]; /* agents asleep in a blocking claim */
+	/* rare events and counters of agents that left */
+	_Atomic uint64_t a_counter[32];
+};
+enum zri_jobs_counter {
+	ZRI_JC_SUBMITTED,
+	ZRI_JC_SUBMITTED_BYTES,
+	ZRI_JC_CLAIMED,
+	ZRI_JC_COMPLETED,
+	ZRI_JC_FAILED,
+	ZRI_JC_STALE,
+	ZRI_JC_DEAD_LETTERS,
+	ZRI_JC_CANCELLED,
+	ZRI_JC_EXPIRED,
+	ZRI_JC_RETRIED,
+	ZRI_JC_LEASE_EXPIRED,
+	ZRI_JC_RECOVERED,
+	ZRI_JC_RELEASED,
+	ZRI_JC_FULL,
+	ZRI_JC_SUBMITTED_PRIO, /* four of them */
+	ZRI_JC_COUNT = ZRI_JC_SUBMITTED_PRIO + ZR_PRIO_COUNT,
+};
+
 _Static_assert(sizeof(struct zri_header) == ZRI_HDR_BYTES, "header size");
-_Static_assert(offsetof(struct zri_header, checksum) < 1024, "immutable header fits");
+_Static_assert(offsetof(struct zri_header, checksum) + 8 <= ZRI_HDR_IMMUTABLE,
+	       "immutable header fits");
 _Static_assert(offsetof(struct zri_header, a_state) == ZRI_HDR_IMMUTABLE, "state offset");
 _Static_assert(sizeof(struct zri_proc) == ZRI_LINE, "proc slot size");
 _Static_assert(sizeof(struct zri_dirent) == 72, "dirent size");
@@ -318,6 +482,12 @@ _Static_assert(sizeof(struct zri_inbox) == 3 * ZRI_LINE, "inbox header size");
 _Static_assert(sizeof(struct zri_class_stats) == 3 * ZRI_LINE, "class stats size");
 _Static_assert(sizeof(struct zri_large_ctl) == ZRI_LINE, "large ctl size");
 _Static_assert(sizeof(struct zri_page_meta) == 24, "page meta size");
+_Static_assert(sizeof(struct zri_job) == 3 * ZRI_LINE, "job record size");
+_Static_assert(sizeof(struct zri_agent) % ZRI_LINE == 0, "agent record size");
+_Static_assert(offsetof(struct zri_agent, a_heartbeat_ns) == 3 * ZRI_LINE, "agent identity");
+_Static_assert(sizeof(struct zri_jobs_ctl) == 4 * ZRI_LINE, "jobs control size");
+_Static_assert(ZRI_JC_COUNT <= 32, "jobs counters fit");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "job futex is the state's low half");
 
 /* The layout fingerprint: XXH3 of every size and offset above (layout.c). */
 uint64_t zri_layout_fingerprint(void);

@@ -33,6 +33,7 @@ static bool try_claim(zr_arena *a, uint32_t i, uint64_t w, uint32_t pid, uint64_
 	a->self = zri_owner_make(i, gen);
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++)
 		a->classes[c].free_ring.self = a->self;
+	a->job_free.self = a->self;
 	return true;
 }
 

@@ -31,13 +31,17 @@ enum zr_arena_flags {
 };
 
 typedef struct zr_arena_config {
-	size_t size;		/* bytes in all; at least ZR_ARENA_MIN_SIZE */
-	unsigned flags;		/* zr_arena_flags */
-	uint32_t max_procs;	/* process table slots (default 64, at most 4095) */
-	uint32_t max_rings;	/* ring directory entries (default 64) */
-	size_t ring_bytes;	/* space for rings (default size / 8) */
-	size_t max_payload;	/* largest payload (default 100 MiB; clamped to what fits) */
-	uint32_t small_percent; /* share of the payload space for small classes (default 50) */
+	size_t size;		 /* bytes in all; at least ZR_ARENA_MIN_SIZE */
+	unsigned flags;		 /* zr_arena_flags */
+	uint32_t max_procs;	 /* process table slots (default 64, at most 4095) */
+	uint32_t max_rings;	 /* ring directory entries (default 64) */
+	size_t ring_bytes;	 /* space for rings (default size / 8) */
+	size_t max_payload;	 /* largest payload (default 100 MiB; clamped to what fits) */
+	uint32_t small_percent;	 /* share of the payload space for small classes (default 50) */
+	uint32_t max_agents;	 /* agent table slots (default size / 256 KiB, 8 .. 64) */
+	uint32_t max_jobs;	 /* job records (default size / 8 KiB, 256 .. 2^20) */
+	uint32_t inbox_capacity; /* per priority level of each agent's inbox (default 1024) */
+	uint32_t reserved;
 } zr_arena_config;
 
 #define ZR_ARENA_MIN_SIZE ((size_t)1 << 20)

@@ -31,6 +31,7 @@ enum zr_err {
 	ZR_EPROCFULL = -5015,	/* process table full */
 	ZR_EPOISONED = -5016,	/* arena was poisoned after a detected corruption */
 	ZR_EREADONLY = -5017,	/* operation needs a writable attachment */
+	ZR_EFULL = -5018,	/* job table or queue full: try again later */
 };
 
 /**

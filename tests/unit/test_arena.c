@@ -501,7 +501,7 @@ static void run_patches(unsigned lo, unsigned hi)
 	char name[64], path[PATH_MAX];
 	struct zri_header orig, h;
 	make_closed(name, path, &orig);
-	assert_int_equal(orig.nsections, 5);
+	assert_int_equal(orig.nsections, 6);
 	assert_true(orig.classes[0].nblocks > 0 && orig.large.npages > 0);
 	for (unsigned i = lo; i < hi; i++) {
 		h = orig;
