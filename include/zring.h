@@ -10,5 +10,6 @@
 #include "zring/hist.h"
 #include "zring/agent.h"
 #include "zring/job.h"
+#include "zring/place.h"
 
 #endif

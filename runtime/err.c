@@ -15,7 +15,7 @@ const char *zr_strerror(int rc)
 	case ZR_ECORRUPT: return "arena data is corrupt";
 	case ZR_ELEASE: return "lease expired";
 	case ZR_ESTALE: return "stale handle";
-	case ZR_ENOTSUP: return "not supported by this build";
+	case ZR_ENOTSUP: return "not supported by this build or this system";
 	case ZR_ENODEV: return "no device";
 	case ZR_EFOREIGN: return "not a zring arena";
 	case ZR_EVERSION: return "arena has another layout version";

@@ -18,7 +18,7 @@ enum zr_err {
 	ZR_ECORRUPT = -5002,	/* invariant or checksum failed; what and where is in the diag */
 	ZR_ELEASE = -5003,	/* job lease expired before completion */
 	ZR_ESTALE = -5004,	/* handle generation no longer matches the object */
-	ZR_ENOTSUP = -5005,	/* feature not compiled in */
+	ZR_ENOTSUP = -5005,	/* feature not compiled in, or refused by the OS (binding) */
 	ZR_ENODEV = -5006,	/* no device at run time */
 	ZR_EFOREIGN = -5007,	/* the segment is not a zring arena (bad magic) */
 	ZR_EVERSION = -5008,	/* another layout version */

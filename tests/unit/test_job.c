@@ -4,6 +4,7 @@
  * a full table, and recovery of a killed worker (fork). */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -496,7 +497,18 @@ static void test_agents(void **state)
 	zr_agent_info info;
 	assert_int_equal(zr_agent_get(g_a, zr_agent_id(g_work), &info), 0);
 	assert_string_equal(info.place.cpus, "0-1");
-	assert_string_equal(info.name, "worker");
+	/* pinned for real: cpu 0 exists everywhere; the table says so */
+	zr_place_spec spec;
+	assert_int_equal(zr_place_parse("cores:0", &spec, NULL), 0);
+	zr_placement pl;
+	cpu_set_t saved;
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(zr_agent_place(g_prod, &spec, &pl, NULL), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(zr_agent_get(g_a, zr_agent_id(g_prod), &info), 0);
+	assert_string_equal(info.place.cpus, "0");
+	assert_int_equal(info.place.ncpus, 1);
+	assert_string_equal(info.name, "producer");
 	/* leaving gives back what it holds; a successor gets its inbox */
 	zr_agent *temp;
 	assert_int_equal(zr_agent_register(g_a, "temp", NULL, &temp), 0);
