@@ -138,7 +138,7 @@ int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *d
 		sizeof(struct zri_ringdir) + (uint64_t)cfg->max_rings * sizeof(struct zri_dirent);
 	add_section(h, ZRI_SEC_RINGDIR, off, dir, cfg->max_rings);
 	off = ZRI_ALIGN(off + dir, PAGE);
-	uint64_t jobs_end;
+	uint64_t jobs_end = 0;
 	int rc = plan_jobs(h, cfg, off, &jobs_end, diag);
 	if (rc)
 		return rc;
