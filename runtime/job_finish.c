@@ -221,12 +221,14 @@ void zri_job_remove(zr_arena *a, struct zri_job *j, uint32_t idx)
 	zri_jc_add(a, ZRI_JC_RELEASED, 1);
 }
 
-int zr_job_release(zr_arena *a, zr_job_id id)
+/* Begin moving job `id` from a status `from` accepts to `to` (BUSY held on
+ * success, *sp the BUSY word); -EBUSY when its status is not accepted. */
+static int begin_by_id(zr_arena *a, zr_job_id id, bool (*from)(uint32_t), uint32_t to,
+		       struct zri_job **jp, uint32_t *idxp, uint64_t *sp)
 {
 	if (a->readonly)
 		return ZR_EREADONLY;
-	uint32_t idx;
-	struct zri_job *j = zri_job_at(a, id, &idx);
+	struct zri_job *j = zri_job_at(a, id, idxp);
 	if (!j)
 		return -EINVAL;
 	for (;;) {
@@ -234,40 +236,47 @@ int zr_job_release(zr_arena *a, zr_job_id id)
 		int rc = settled_state(j, id, &s);
 		if (rc)
 			return rc;
-		if (!zri_status_final(ZRI_JS_STATUS(s)))
+		if (!from(ZRI_JS_STATUS(s)))
 			return -EBUSY;
-		if (!zri_js_begin(a, j, &s, ZR_JOB_FREE, 0))
-			continue;
-		zri_job_remove(a, j, idx);
-		return 0;
+		if (zri_js_begin(a, j, &s, to, to == ZR_JOB_FREE ? 0 : ZRI_JS_ATTEMPT(s))) {
+			*jp = j;
+			*sp = s;
+			return 0;
+		}
 	}
+}
+
+static bool is_failed(uint32_t st)
+{
+	return st == ZR_JOB_FAILED;
+}
+
+int zr_job_release(zr_arena *a, zr_job_id id)
+{
+	struct zri_job *j;
+	uint32_t idx;
+	uint64_t s;
+	int rc = begin_by_id(a, id, zri_status_final, ZR_JOB_FREE, &j, &idx, &s);
+	if (rc == 0)
+		zri_job_remove(a, j, idx);
+	return rc;
 }
 
 int zr_job_requeue(zr_arena *a, zr_job_id id)
 {
-	if (a->readonly)
-		return ZR_EREADONLY;
+	struct zri_job *j;
 	uint32_t idx;
-	struct zri_job *j = zri_job_at(a, id, &idx);
-	if (!j)
-		return -EINVAL;
-	for (;;) {
-		uint64_t s;
-		int rc = settled_state(j, id, &s);
-		if (rc)
-			return rc;
-		if (ZRI_JS_STATUS(s) != ZR_JOB_FAILED)
-			return -EBUSY;
-		if (!zri_js_begin(a, j, &s, ZR_JOB_PENDING, ZRI_JS_ATTEMPT(s)))
-			continue;
-		uint64_t k = zri_ld(&j->a_kind);
-		zri_st(&j->a_kind, ZRI_KIND(ZRI_KIND_TYPE(k), ZRI_KIND_PRIO(k), ZRI_KIND_FLAGS(k),
-					    ZRI_KIND_MAXR(k), 0));
-		zri_st_text(j->a_error, (ZR_JOB_ERROR_MAX + 1) / 8, "", 0);
-		zri_st(&j->a_finish_ns, 0);
-		zri_job_publish_pending(a, j, idx, ZRI_JS_ATTEMPT(s));
-		return 0;
-	}
+	uint64_t s;
+	int rc = begin_by_id(a, id, is_failed, ZR_JOB_PENDING, &j, &idx, &s);
+	if (rc)
+		return rc;
+	uint64_t k = zri_ld(&j->a_kind);
+	zri_st(&j->a_kind, ZRI_KIND(ZRI_KIND_TYPE(k), ZRI_KIND_PRIO(k), ZRI_KIND_FLAGS(k),
+				    ZRI_KIND_MAXR(k), 0));
+	zri_st_text(j->a_error, (ZR_JOB_ERROR_MAX + 1) / 8, "", 0);
+	zri_st(&j->a_finish_ns, 0);
+	zri_job_publish_pending(a, j, idx, ZRI_JS_ATTEMPT(s));
+	return 0;
 }
 
 int zr_job_get(const zr_arena *a, zr_job_id id, zr_job_info *out)

@@ -121,7 +121,7 @@ int zri_job_enqueue(zr_arena *a, zr_job_id id, uint32_t target, uint32_t prio);
 void zri_jobs_wake_idle(zr_arena *a);
 /* Put a record back on the free ring (its generation already bumped). */
 void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen);
-/* Free a record's payload and result; returns bytes it had. */
+/* Free a record's payload and result, and clear both fields. */
 void zri_job_drop_payloads(zr_arena *a, struct zri_job *j);
 
 /* ---- agents ------------------------------------------------------------- */

@@ -85,12 +85,8 @@ static void repair_busy(zr_arena *a, struct zri_job *j, uint32_t idx, uint64_t s
 	case ZR_JOB_EXPIRED:
 		if (!take_over(a, j, &s, st))
 			return;
-		if (st == ZR_JOB_EXPIRED) {
-			zr_payload p = {zri_ld(&j->a_payload)};
-			if (p.v)
-				ZRI_IGNORE(zr_payload_free(a, p));
-			zri_st(&j->a_payload, 0);
-		}
+		if (st == ZR_JOB_EXPIRED)
+			zri_job_drop_payloads(a, j);
 		zri_st(&j->a_finish_ns, zri_now_ns());
 		zri_js_commit(j, st, a->self, att, 0);
 		break;

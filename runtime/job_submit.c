@@ -262,7 +262,7 @@ static int check_builder(zr_arena *a, const zr_job_builder *b)
 	return 0;
 }
 
-static void write_record(zr_arena *a, uint32_t source, struct zri_job *j, const zr_job_builder *b,
+static void write_record(uint32_t source, struct zri_job *j, const zr_job_builder *b,
 			 zr_payload payload, uint64_t len, uint32_t flags, uint64_t now,
 			 uint8_t uuid[16])
 {
@@ -298,7 +298,6 @@ static void write_record(zr_arena *a, uint32_t source, struct zri_job *j, const 
 	zri_st_text(j->a_type_name, 3, b->type_name, strnlen(b->type_name, ZR_JOB_TYPE_NAME_MAX));
 	zri_st_text(j->a_meta, ZR_JOB_META_BYTES / 8, b->meta, b->meta_used);
 	zri_st_text(j->a_error, (ZR_JOB_ERROR_MAX + 1) / 8, "", 0);
-	(void)a;
 }
 
 /* Submit on behalf of agent `source`; counters go to `rec` when not NULL. */
@@ -335,7 +334,7 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 	uint64_t now = zri_now_ns();
 	uint8_t uuid[16];
 	make_uuid(uuid);
-	write_record(a, source, j, b, payload, len, flags, now, uuid);
+	write_record(source, j, b, payload, len, flags, now, uuid);
 	/* attached: no longer reclaimed as an orphan if we die (recovery frees a
 	 * BUILDING record's payload itself) */
 	if (payload.v)

@@ -21,10 +21,7 @@ static void expire_one(zr_arena *a, struct zri_job *j, uint64_t s, uint64_t now,
 {
 	if (!zri_js_begin(a, j, &s, ZR_JOB_EXPIRED, ZRI_JS_ATTEMPT(s)))
 		return;
-	zr_payload p = {zri_ld(&j->a_payload)};
-	if (p.v)
-		ZRI_IGNORE(zr_payload_free(a, p));
-	zri_st(&j->a_payload, 0);
+	zri_job_drop_payloads(a, j); /* a job not yet run has no result */
 	zri_st(&j->a_finish_ns, now);
 	zri_js_commit(j, ZR_JOB_EXPIRED, a->self, ZRI_JS_ATTEMPT(s), 0);
 	zri_jc_add(a, ZRI_JC_EXPIRED, 1);
