@@ -41,7 +41,8 @@ static int bind_classes(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 			return rc;
 		rt->free_ring.keep_taken = free_entry_unclaimed;
 		rt->free_ring.keep_ctx = rt;
-		if (rt->free_ring.kind != ZR_RING_MPMC || rt->free_ring.capacity != k->nblocks)
+		if (rt->free_ring.kind != ZR_RING_MPMC ||
+		    rt->free_ring.capacity != ZRI_FREE_RING_SLOTS(k->nblocks))
 			return zri_diag_set(
 				diag, ZR_ECORRUPT,
 				"free queue of size class %u does not match its %llu blocks", c,
@@ -84,8 +85,9 @@ void zri_arena_format(zr_arena *a)
 	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
 		const struct zri_slab_class *k = &h->classes[c];
 		if (k->nblocks)
-			zri_ring_init(at(a, k->ring_off), ZR_RING_MPMC, (uint32_t)k->nblocks,
-				      ZR_WAIT_SPIN, "slab-free");
+			zri_ring_init(at(a, k->ring_off), ZR_RING_MPMC,
+				      (uint32_t)ZRI_FREE_RING_SLOTS(k->nblocks), ZR_WAIT_SPIN,
+				      "slab-free");
 	}
 	zri_jobs_format(a);
 }

@@ -44,7 +44,7 @@ static uint64_t class_bytes(uint64_t n, uint64_t bs)
 {
 	uint64_t b = sizeof(struct zri_class_stats) + n * sizeof(uint64_t);
 	if (n)
-		b += zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n);
+		b += zri_ring_bytes(ZR_RING_MPMC, (uint32_t)ZRI_FREE_RING_SLOTS(n));
 	return ZRI_ALIGN(b, PAGE) + n * bs;
 }
 
@@ -55,9 +55,9 @@ static uint64_t plan_classes(struct zri_header *h, uint64_t off, uint64_t budget
 		struct zri_slab_class *k = &h->classes[c];
 		uint64_t bs = UINT64_C(1) << (ZRI_SMALL_MIN_SHIFT + c);
 		/* a power of two, so the free ring holds every block; 0 or >= 2 */
-		uint64_t n = floor_pow2(per_class / (bs + 8 + sizeof(struct zri_slot)));
-		if (n > (UINT64_C(1) << 30))
-			n = UINT64_C(1) << 30;
+		uint64_t n = floor_pow2(per_class / (bs + 8 + 2 * sizeof(struct zri_slot)));
+		if (n > (UINT64_C(1) << 29))
+			n = UINT64_C(1) << 29;
 		while (n >= 2 && class_bytes(n, bs) + 2 * PAGE > per_class)
 			n /= 2;
 		if (n < 2)
@@ -69,7 +69,8 @@ static uint64_t plan_classes(struct zri_header *h, uint64_t off, uint64_t budget
 		uint64_t end = k->meta_off + n * sizeof(uint64_t);
 		k->ring_off = n ? ZRI_ALIGN(end, ZRI_LINE) : 0;
 		if (n)
-			end = k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n);
+			end = k->ring_off +
+			      zri_ring_bytes(ZR_RING_MPMC, (uint32_t)ZRI_FREE_RING_SLOTS(n));
 		k->data_off = ZRI_ALIGN(end, PAGE);
 		off = k->data_off + n * bs;
 	}
@@ -103,7 +104,8 @@ static int plan_jobs(struct zri_header *h, const zr_arena_config *cfg, uint64_t 
 	struct zri_jobs_layout *j = &h->jobs;
 	j->max_agents = cfg->max_agents;
 	j->max_jobs = cfg->max_jobs;
-	j->free_capacity = (uint32_t)ceil_pow2(cfg->max_jobs);
+	/* slack for stale duplicates, as for the slab (see ZRI_FREE_RING_SLOTS) */
+	j->free_capacity = (uint32_t)ZRI_FREE_RING_SLOTS(ceil_pow2(cfg->max_jobs));
 	j->inbox_capacity = cap;
 	j->shared_capacity = j->free_capacity;
 	j->ctl_off = off;

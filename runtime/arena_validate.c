@@ -120,20 +120,24 @@ static int check_classes(const struct zri_header *h, zr_diag *diag)
 		const struct zri_slab_class *k = &h->classes[c];
 		uint64_t n = k->nblocks;
 		bool ok = k->block_size == (UINT64_C(1) << (ZRI_SMALL_MIN_SHIFT + c)) &&
-			  (n == 0 || (n >= 2 && n <= (UINT64_C(1) << 30) && !(n & (n - 1)))) &&
+			  (n == 0 || (n >= 2 && n <= (UINT64_C(1) << 29) && !(n & (n - 1)))) &&
 			  range_ok(k->stats_off, sizeof(struct zri_class_stats), lo, hi) &&
 			  k->stats_off % ZRI_LINE == 0 && range_ok(k->meta_off, n * 8, lo, hi) &&
 			  k->meta_off % 8 == 0 &&
 			  range_ok(k->data_off, n * k->block_size, lo, hi) && k->data_off % 64 == 0;
 		if (ok && n)
-			ok = range_ok(k->ring_off, zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n), lo,
-				      hi) &&
+			ok = range_ok(
+				     k->ring_off,
+				     zri_ring_bytes(ZR_RING_MPMC, (uint32_t)ZRI_FREE_RING_SLOTS(n)),
+				     lo, hi) &&
 			     k->ring_off % 64 == 0;
 		/* in the order zri_layout_plan() writes, disjoint: stats, meta,
 		 * ring, blocks, then the next class */
 		uint64_t meta_end = k->meta_off + n * 8;
 		uint64_t ring_end =
-			n ? k->ring_off + zri_ring_bytes(ZR_RING_MPMC, (uint32_t)n) : meta_end;
+			n ? k->ring_off + zri_ring_bytes(ZR_RING_MPMC,
+							 (uint32_t)ZRI_FREE_RING_SLOTS(n))
+			  : meta_end;
 		if (ok)
 			ok = k->stats_off >= lo &&
 			     k->meta_off >= k->stats_off + sizeof(struct zri_class_stats) &&

@@ -208,7 +208,8 @@ int zri_job_snapshot(const zr_arena *a, uint32_t idx, uint32_t gen, bool gen_che
 
 void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen)
 {
-	/* the ring holds every record: pushing one that is free cannot fail */
+	/* the ring holds every record twice over: pushing one that is free
+	 * cannot fail, even with stale duplicates queued */
 	if (!zri_mpmc_enqueue(&a->job_free, (uint64_t)gen << 32 | idx))
 		zri_arena_poison(a, "job free ring full while freeing a record", idx);
 }

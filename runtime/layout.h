@@ -26,7 +26,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_ALIGN(x, a) (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 4u		/* 4: agents and jobs */
+#define ZRI_LAYOUT_VERSION 5u		/* 4: agents and jobs; 5: free rings with slack */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u
@@ -34,6 +34,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_SMALL_CLASSES 11u /* 64 B .. 64 KiB */
 #define ZRI_SMALL_MIN_SHIFT 6u
 #define ZRI_LARGE_PAGE ((uint64_t)64 << 10)
+
+/* Slots of a size class's free ring: twice its blocks. Recovery races can
+ * leave a stale duplicate entry (dropped by its generation when taken); with
+ * exactly one slot per block, one duplicate makes the ring full while a block
+ * is still to be returned, and that block stays cached for good. */
+#define ZRI_FREE_RING_SLOTS(nblocks) (2 * (uint64_t)(nblocks))
 
 /* ---- owner ids --------------------------------------------------------
  * owner = (slot index + 1) | gen << 12: 22 bits, 0 = nobody. The generation
