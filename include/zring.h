@@ -7,5 +7,6 @@
 #include "zring/arena.h"
 #include "zring/ring.h"
 #include "zring/slab.h"
+#include "zring/blob.h"
 
 #endif
