@@ -16,7 +16,9 @@
  * A new blob appears under its name only once complete (O_TMPFILE, then a
  * link), so an opener never sees it half made. Creation reserves the file's
  * space (posix_fallocate) unless ZR_BLOB_SPARSE: the space is then certain,
- * not a SIGBUS on first touch.
+ * not a SIGBUS on first touch. Only blobs on tmpfs (/dev/shm) can later be
+ * registered with CUDA: recent kernels refuse long-term pins of other file
+ * mappings (DESIGN decision 11).
  *
  * Shared file mappings have one hard rule: touching a page past the end of
  * the file raises SIGBUS. A blob that one process shrinks must not be read
