@@ -11,5 +11,6 @@
 #include "zring/agent.h"
 #include "zring/job.h"
 #include "zring/place.h"
+#include "zring/blob.h"
 
 #endif

@@ -280,7 +280,7 @@ static bool in_group(gid_t gid)
 	return false;
 }
 
-static int check_owner(const struct stat *st, const char *path, zr_diag *diag)
+int zri_check_owner(const struct stat *st, const char *path, zr_diag *diag)
 {
 	uid_t me = geteuid();
 	if (st->st_uid == me)
@@ -356,7 +356,7 @@ static int open_at(const char *path, const char *name, unsigned flags, bool file
 	if (stat(path, &st) != 0)
 		return zri_diag_set(diag, -errno, "%s: %s", path,
 				    errno == ENOENT ? "no such arena" : strerror(errno));
-	int rc = check_owner(&st, path, diag);
+	int rc = zri_check_owner(&st, path, diag);
 	if (rc)
 		return rc;
 	bool ro = flags & ZR_ARENA_READONLY;

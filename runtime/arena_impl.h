@@ -126,6 +126,10 @@ void zri_robust_unlock(pthread_mutex_t *m);
  * ZR_ECORRUPT. Read-only attachments only return ZR_ECORRUPT. */
 int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long where);
 
+/* arena.c: ZR_EOWNER unless the file is ours, or mode 06x0 and our group's. */
+struct stat;
+int zri_check_owner(const struct stat *st, const char *path, zr_diag *diag);
+
 int zri_diag_set(zr_diag *diag, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

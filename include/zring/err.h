@@ -20,17 +20,17 @@ enum zr_err {
 	ZR_ESTALE = -5004,	/* handle generation no longer matches the object */
 	ZR_ENOTSUP = -5005,	/* feature not compiled in, or refused by the OS (binding) */
 	ZR_ENODEV = -5006,	/* no device at run time */
-	ZR_EFOREIGN = -5007,	/* the segment is not a zring arena (bad magic) */
+	ZR_EFOREIGN = -5007,	/* not a zring arena or blob (bad magic) */
 	ZR_EVERSION = -5008,	/* another layout version */
-	ZR_ETRUNC = -5009,	/* segment shorter than its header says */
-	ZR_ENOTREADY = -5010,	/* creator died before the arena was initialised */
+	ZR_ETRUNC = -5009,	/* segment or file shorter than its header says */
+	ZR_ENOTREADY = -5010,	/* creator died before the arena or blob was initialised */
 	ZR_EOWNER = -5011,	/* owned by another user */
 	ZR_ENOSPACE = -5012,	/* not enough free space in the backing filesystem */
 	ZR_EDOUBLEFREE = -5013, /* payload freed twice */
 	ZR_ETOOBIG = -5014,	/* request above the configured maximum */
 	ZR_EPROCFULL = -5015,	/* process table full */
 	ZR_EPOISONED = -5016,	/* arena was poisoned after a detected corruption */
-	ZR_EREADONLY = -5017,	/* operation needs a writable attachment */
+	ZR_EREADONLY = -5017,	/* operation needs a writable attachment or blob handle */
 	ZR_EFULL = -5018,	/* job table or queue full: try again later */
 };
 
