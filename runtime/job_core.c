@@ -219,8 +219,10 @@ void zri_job_drop_payloads(zr_arena *a, struct zri_job *j)
 	zr_payload p = {zri_ld(&j->a_payload)};
 	zr_payload r = {zri_ld(&j->a_result)};
 	/* a payload already freed by a dead predecessor returns an error: fine */
-	if (p.v)
+	if (p.v) {
+		zri_job_blob_drop(a, j, p);
 		ZRI_IGNORE(zr_payload_free(a, p));
+	}
 	if (r.v)
 		ZRI_IGNORE(zr_payload_free(a, r));
 	zri_st(&j->a_payload, 0);

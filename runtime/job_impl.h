@@ -124,6 +124,11 @@ void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen);
 /* Free a record's payload and result, and clear both fields. */
 void zri_job_drop_payloads(zr_arena *a, struct zri_job *j);
 
+/* job_blob.c: a builder's blob reference is whole (0 or -EINVAL); remove
+ * the file of a blob the job owns, given the job's payload. */
+int zri_job_blob_check(const zr_arena *a, const zr_job_builder *b);
+void zri_job_blob_drop(zr_arena *a, struct zri_job *j, zr_payload p);
+
 /* ---- agents ------------------------------------------------------------- */
 void zri_agent_cache_free(zr_arena *a);
 /* Is agent `id` registered, in that generation, and alive now? */

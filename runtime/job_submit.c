@@ -259,7 +259,7 @@ static int check_builder(zr_arena *a, const zr_job_builder *b)
 		if (b->payload_len > size)
 			return -EINVAL;
 	}
-	return 0;
+	return zri_job_blob_check(a, b);
 }
 
 static void write_record(uint32_t source, struct zri_job *j, const zr_job_builder *b,
@@ -311,7 +311,7 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 		return rc;
 	zr_payload payload = b->payload, packed = ZR_PAYLOAD_NULL;
 	uint64_t len = b->payload_len, packed_len = 0;
-	uint32_t flags = (b->interval_ns ? ZR_JOBF_RECURRING : 0) | extra_flags;
+	uint32_t flags = (b->interval_ns ? ZR_JOBF_RECURRING : 0) | b->job_flags | extra_flags;
 	if (b->compress_level > 0 && payload.v && len > 0) {
 		rc = compress_payload(a, payload, len, b->compress_level, &packed, &packed_len);
 		if (rc)

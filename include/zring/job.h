@@ -26,6 +26,7 @@
 
 #include "agent.h"
 #include "arena.h"
+#include "blob.h"
 #include "err.h"
 #include "export.h"
 #include "hist.h"
@@ -92,7 +93,7 @@ typedef struct zr_job_builder {
 	char type_name[ZR_JOB_TYPE_NAME_MAX + 1];
 	char meta[ZR_JOB_META_BYTES];
 	uint32_t meta_used;
-	uint32_t reserved;
+	uint32_t job_flags; /* ZR_JOBF_BLOB, set by zr_job_builder_blob(); else 0 */
 } zr_job_builder;
 
 /** A snapshot of a job, consistent as of one moment. */
@@ -162,6 +163,41 @@ ZR_API const char *zr_job_meta_get(const char meta[ZR_JOB_META_BYTES], const cha
  */
 ZR_API ZR_NODISCARD int zr_job_submit(zr_agent *ag, const zr_job_builder *b, zr_job_id *id,
 				      uint8_t uuid[16]);
+
+/* ---- blobs as payloads ------------------------------------------------------ */
+
+enum zr_job_blob_flags {
+	/* The job owns the blob's file: it is removed when the job's record is
+	 * freed (released, expired, or removed after its linger time). Not
+	 * with recurring jobs, whose copies share the blob. */
+	ZR_JOB_BLOB_OWNED = 1u << 0,
+};
+
+/**
+ * Make the builder's payload a reference to `blob` (data too large for the
+ * arena): a small payload holding the blob's path, size and generation is
+ * allocated, and the job is marked ZR_JOBF_BLOB. The worker opens the blob
+ * with zr_job_blob_open() and reads it in place. If zr_job_submit() fails,
+ * free b->payload as for any payload.
+ * @param[in] flags  0 or ZR_JOB_BLOB_OWNED.
+ * @return 0, -EINVAL (NULL argument, a payload already set, unknown flag,
+ *         compression asked for), -ENAMETOOLONG, -ENOMEM (arena full),
+ *         ZR_EREADONLY.
+ */
+ZR_API ZR_NODISCARD int zr_job_builder_blob(zr_arena *a, zr_job_builder *b, const zr_blob *blob,
+					    unsigned flags);
+
+/**
+ * Open the blob a claimed job carries (ZR_JOBF_BLOB), mapped zero copy.
+ * @param[in]  flags  0 or ZR_BLOB_READONLY.
+ * @param[out] size   Optional: the data size when the job was built; a
+ *                    smaller blob now means it was cut meanwhile.
+ * @return 0, -EINVAL (not a blob job, NULL argument), ZR_ECORRUPT (the
+ *         reference in the payload is damaged), or zr_blob_open_path()'s
+ *         errors (-ENOENT: the file was removed).
+ */
+ZR_API ZR_NODISCARD int zr_job_blob_open(const zr_claim *c, unsigned flags, zr_blob **out,
+					 uint64_t *size, zr_diag *diag);
 
 /* ---- claiming -------------------------------------------------------------- */
 
