@@ -1,234 +1,250 @@
-/* zring_demo: producers and workers in separate processes exchange payloads
- * through a priority inbox in one arena, written and read in place; one
- * producer is killed midway and the arena is recovered; a closing summary.
+/* zring_demo: producer and worker processes, pinned, exchange jobs at all
+ * four priorities through one arena, payloads written and read in place;
+ * one worker is killed with SIGKILL midway and its jobs are recovered; a
+ * closing summary checks that every job completed exactly once and that
+ * nothing leaked.
  *
- * Usage: zring_demo [--messages N] (per producer, default 200000) */
+ * Usage: zring_demo [--jobs N] (per producer, default 100000)
+ *                   [--no-kill] [--keep] (leave the arena for `zring stat`)
+ * Exit status: 0 when every check holds, 1 otherwise. */
 #include <errno.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "zring.h"
+#include "demo.h"
 
-#define PRODUCERS 2
-#define WORKERS 2
-#define MAGIC 0x44454d4fu
+#define KILL_AT 0.4 /* of all jobs finished */
 
-struct message {
-	uint32_t magic;
-	uint32_t producer;
-	uint64_t seq;
-	uint64_t sent_ns;
-	uint32_t len;
-	uint32_t checksum;
+struct options {
+	uint32_t jobs;
+	bool kill, keep;
 };
 
-struct board { /* process-shared counters, outside the arena */
-	_Atomic uint64_t received[ZR_PRIO_COUNT];
-	_Atomic uint64_t bytes;
-	_Atomic uint64_t bad;
-	_Atomic uint64_t lat_ns_sum;
-	_Atomic uint64_t lat_max_ns;
-	_Atomic int stop;
-};
-
-static char arena_name[64];
-static struct board *board;
-
-static uint64_t now_ns(void)
+static int parse(int argc, char **argv, struct options *o)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t sum_bytes(const uint8_t *p, uint32_t n)
-{
-	uint32_t s = 0;
-	for (uint32_t i = 0; i < n; i++)
-		s = s * 31 + p[i];
-	return s;
-}
-
-static int attach(zr_arena **a, zr_inbox **ib)
-{
-	zr_diag d;
-	int rc = zr_arena_open(arena_name, 0, a, &d);
-	if (rc) {
-		fprintf(stderr, "zring_demo: %s\n", d.msg);
-		return rc;
-	}
-	return zr_inbox_open(*a, "jobs", ib);
-}
-
-static void produce(unsigned id, uint64_t count)
-{
-	zr_arena *a;
-	zr_inbox *ib;
-	if (attach(&a, &ib))
-		_exit(2);
-	uint64_t rng = id * 7919 + 1;
-	for (uint64_t seq = 0; seq < count && !atomic_load(&board->stop); seq++) {
-		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-		uint32_t len = 64 + (uint32_t)(rng >> 40) % 4000;
-		zr_payload p;
-		if (zr_payload_alloc(a, sizeof(struct message) + len, &p) != 0) {
-			seq--;
-			continue;
+	*o = (struct options){100000, true, false};
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+			unsigned long n = strtoul(argv[++i], NULL, 0);
+			if (n == 0 || n > DEMO_MAX_JOBS) {
+				fprintf(stderr, "zring_demo: --jobs takes 1 .. %u\n",
+					DEMO_MAX_JOBS);
+				return -1;
+			}
+			o->jobs = (uint32_t)n;
+		} else if (!strcmp(argv[i], "--no-kill")) {
+			o->kill = false;
+		} else if (!strcmp(argv[i], "--keep")) {
+			o->keep = true;
+		} else {
+			fprintf(stderr, "usage: zring_demo [--jobs N] [--no-kill] [--keep]\n");
+			return -1;
 		}
-		struct message *m = zr_payload_ptr(a, p); /* written in place */
-		uint8_t *body = (uint8_t *)(m + 1);
-		memset(body, (int)seq, len);
-		*m = (struct message){MAGIC, id, seq, now_ns(), len, sum_bytes(body, len)};
-		unsigned prio = (unsigned)(rng >> 33) % ZR_PRIO_COUNT;
-		while (!zr_inbox_push(ib, prio, p.v))
-			sched_yield();
 	}
-	zr_inbox_close(ib);
-	zr_arena_close(a);
-	_exit(0);
+	return 0;
 }
 
-static void note_latency(uint64_t sent)
-{
-	uint64_t lat = now_ns() - sent;
-	atomic_fetch_add(&board->lat_ns_sum, lat);
-	uint64_t max = atomic_load(&board->lat_max_ns);
-	while (lat > max && !atomic_compare_exchange_weak(&board->lat_max_ns, &max, lat))
-		;
-}
-
-static void work(void)
-{
-	zr_arena *a;
-	zr_inbox *ib;
-	if (attach(&a, &ib))
-		_exit(2);
-	uint64_t v;
-	unsigned prio;
-	for (;;) {
-		int rc = zr_inbox_pop_wait(ib, &v, &prio, 50000000);
-		if (rc == -ETIMEDOUT && atomic_load(&board->stop))
-			break;
-		if (rc)
-			continue;
-		zr_payload p = {v};
-		const struct message *m = zr_payload_ptr(a, p); /* read in place */
-		if (!m || m->magic != MAGIC ||
-		    sum_bytes((const uint8_t *)(m + 1), m->len) != m->checksum)
-			atomic_fetch_add(&board->bad, 1);
-		else
-			atomic_fetch_add(&board->bytes, sizeof(*m) + m->len);
-		if (m)
-			note_latency(m->sent_ns);
-		atomic_fetch_add(&board->received[prio], 1);
-		if (zr_payload_free(a, p) != 0)
-			atomic_fetch_add(&board->bad, 1);
-	}
-	zr_inbox_close(ib);
-	zr_arena_close(a);
-	_exit(0);
-}
-
-static pid_t spawn(void (*fn)(void), unsigned id, uint64_t count)
+static pid_t spawn(struct demo_board *bd, int (*role)(struct demo_board *, int), int index)
 {
 	pid_t pid = fork();
-	if (pid == 0) {
-		if (fn)
-			fn();
-		produce(id, count);
-	}
+	if (pid == 0)
+		_exit(role(bd, index));
 	return pid;
 }
 
-static void summary(zr_arena *a, zr_inbox *ib, double secs, const zr_recover_report *rep,
-		    uint64_t orphans)
+/* Wait until the workers are registered, so producers can target them. */
+static int wait_workers(zr_arena *a)
 {
-	uint64_t total = 0;
-	for (unsigned p = 0; p < ZR_PRIO_COUNT; p++)
-		total += atomic_load(&board->received[p]);
-	printf("\nzring demo: %d producers, %d workers, one producer killed midway\n", PRODUCERS,
-	       WORKERS);
-	printf("  messages   %" PRIu64
-	       " in %.2f s = %.0f msg/s, %.1f MB/s written and read in place\n",
-	       total, secs, (double)total / secs, (double)atomic_load(&board->bytes) / secs / 1e6);
-	printf("  by priority critical %" PRIu64 ", high %" PRIu64 ", normal %" PRIu64
-	       ", low %" PRIu64 "\n",
-	       atomic_load(&board->received[0]), atomic_load(&board->received[1]),
-	       atomic_load(&board->received[2]), atomic_load(&board->received[3]));
-	printf("  latency    mean %.1f us, max %.1f us (send to receive, incl. queueing)\n",
-	       total ? (double)atomic_load(&board->lat_ns_sum) / (double)total / 1e3 : 0.0,
-	       (double)atomic_load(&board->lat_max_ns) / 1e3);
-	printf("  recovery   dead processes %u, ring entries dropped %" PRIu64
-	       ", redelivered %" PRIu64 ", cached blocks returned %" PRIu64
-	       ", orphans freed %" PRIu64 "\n",
-	       rep->procs_dead, rep->ring_drops, rep->ring_redelivers, rep->blocks_freed, orphans);
-	zr_slab_class_stats st[ZR_SLAB_MAX_CLASSES];
-	size_t n;
-	uint64_t leaked = 0;
-	zr_slab_stat(a, st, ZR_SLAB_MAX_CLASSES, &n);
+	for (int tries = 0; tries < 5000; tries++) {
+		if (zr_agent_lookup(a, "worker-0") && zr_agent_lookup(a, "worker-1"))
+			return 0;
+		usleep(1000);
+	}
+	fprintf(stderr, "zring_demo: the workers did not register within 5 s\n");
+	return -1;
+}
+
+/* SIGKILL worker-1 once KILL_AT of the jobs are done, then recover. */
+static void kill_midway(struct demo_board *bd, zr_arena *a, pid_t victim, uint64_t total,
+			uint64_t t0)
+{
+	while (atomic_load(&bd->finished) < (uint64_t)(KILL_AT * (double)total))
+		usleep(500);
+	zr_agent_info info = {0};
+	DEMO_IGNORE(zr_agent_get(a, zr_agent_lookup(a, "worker-1"), &info));
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+	uint64_t t = demo_now_ns();
+	zr_jobs_recover_report rep = {0};
+	int rc = zr_jobs_recover(a, &rep);
+	printf("  t=%.2f s  SIGKILL worker-1 (pid %d, %" PRIu64 " completions so far, inbox %u)\n",
+	       (double)(t - t0) / 1e9, (int)victim, atomic_load(&bd->completions[1]),
+	       info.inbox_depth);
+	printf("            recovered in %.0f us: %u agent dead, %" PRIu64
+	       " jobs it held back to pending, %" PRIu64 " inbox jobs to the shared queue, %" PRIu64
+	       " payloads freed, %" PRIu64 " half-done records repaired%s\n",
+	       (double)(demo_now_ns() - t) / 1e3, rep.agents_dead, rep.jobs_requeued,
+	       rep.jobs_moved, rep.payloads_freed, rep.jobs_repaired,
+	       rc ? " (recovery FAILED)" : "");
+}
+
+static void print_placements(const struct demo_board *bd)
+{
+	const char *roles[] = {"producer-0", "producer-1", "worker-0", "worker-1"};
+	printf("  placement (hwloc, one core each where there are enough):\n");
+	for (int i = 0; i < DEMO_PRODUCERS + DEMO_WORKERS; i++)
+		printf("    %-10s cpus %-4s %s\n", roles[i], bd->place[i].cpus, bd->place[i].note);
+}
+
+static double us(const zr_hist *h, double pct)
+{
+	return (double)zr_hist_percentile(h, pct) / 1e3;
+}
+
+static void latency_row(const char *label, const zr_hist *h)
+{
+	printf("    %-9s %9" PRIu64 " %8.1f %8.1f %8.1f %8.1f %8.1f\n", label, h->count, us(h, 50),
+	       us(h, 90), us(h, 99), us(h, 99.9), (double)h->max / 1e3);
+}
+
+static void print_latency(const struct demo_board *bd, const zr_jobs_stats *js)
+{
+	printf("  latency, submit -> complete (us), by priority:\n");
+	printf("    %-9s %9s %8s %8s %8s %8s %8s\n", "", "jobs", "p50", "p90", "p99", "p99.9",
+	       "max");
+	zr_hist all = {0};
+	for (uint32_t p = 0; p < ZR_PRIO_COUNT; p++) {
+		zr_hist h = {0};
+		for (int i = 0; i < DEMO_PRODUCERS; i++)
+			zr_hist_merge(&h, &bd->latency[i][p]);
+		zr_hist_merge(&all, &h);
+		latency_row(zr_prio_name(p), &h);
+	}
+	latency_row("all", &all);
+	printf("  inside the runtime: submit -> claim p50 %.1f us p99 %.1f us; claim -> complete "
+	       "p50 %.1f us p99 %.1f us\n",
+	       us(&js->claim_latency, 50), us(&js->claim_latency, 99),
+	       us(&js->complete_latency, 50), us(&js->complete_latency, 99));
+}
+
+/* Tally the board: lost or doubled jobs. */
+static uint64_t count_doubles(const struct demo_board *bd)
+{
+	uint64_t doubles = 0;
+	for (int p = 0; p < DEMO_PRODUCERS; p++)
+		for (uint32_t s = 0; s < bd->jobs; s++)
+			doubles += atomic_load(&bd->tally[p][s]) > 1;
+	return doubles;
+}
+
+/* Everything back: no payload block, no job record, the arena checks out. */
+static uint64_t count_leaks(zr_arena *a, const zr_jobs_stats *js, char *why, size_t cap)
+{
+	zr_slab_class_stats st[ZR_SLAB_MAX_CLASSES + 1];
+	size_t n = 0;
+	zr_slab_stat(a, st, ZR_SLAB_MAX_CLASSES + 1, &n);
+	uint64_t blocks = 0, records = 0;
 	for (size_t i = 0; i < n; i++)
-		leaked += st[i].in_use + st[i].cached;
+		blocks += st[i].in_use + st[i].cached;
+	for (uint32_t s = ZR_JOB_FREE + 1; s < ZR_JOB_STATUS_COUNT; s++)
+		records += js->by_status[s];
 	zr_diag d = {0};
 	int check = zr_arena_check(a, &d);
-	printf("  corrupt payloads %" PRIu64 ", blocks leaked %" PRIu64
-	       ", inbox left %u, check %s\n",
-	       atomic_load(&board->bad), leaked, zr_inbox_count(ib), check ? d.msg : "ok");
+	snprintf(why, cap,
+		 "payload blocks in use %" PRIu64 ", job records in use %" PRIu64
+		 ", arena check %.120s",
+		 blocks, records, check ? d.msg : "ok");
+	return blocks + records + (check != 0);
+}
+
+static int summary(struct demo_board *bd, zr_arena *a, double secs, uint64_t total)
+{
+	zr_jobs_recover_report rep = {0};
+	DEMO_IGNORE(zr_jobs_recover(a, &rep)); /* the exited: nothing should be left */
+	zr_slab_cache_flush(a);
+	zr_jobs_stats js;
+	zr_jobs_stat(a, &js);
+	uint64_t finished = atomic_load(&bd->finished), doubles = count_doubles(bd);
+	uint64_t lost = total - finished + atomic_load(&bd->not_completed);
+	uint64_t bad = atomic_load(&bd->bad_payloads) + atomic_load(&bd->bad_results);
+	char why[320];
+	uint64_t leaks = count_leaks(a, &js, why, sizeof(why));
+	printf("\nsummary\n");
+	printf("  jobs        %" PRIu64 " submitted, %" PRIu64 " completed: %.0f jobs/s, %.0f MB/s "
+	       "of payload (64 B .. 16 KiB) written and read in place, %.2f s\n",
+	       js.submitted, js.completed, (double)finished / secs,
+	       (double)atomic_load(&bd->payload_bytes) / secs / 1e6, secs);
+	printf("  by worker   worker-0 %" PRIu64 ", worker-1 %" PRIu64 "\n",
+	       atomic_load(&bd->completions[0]), atomic_load(&bd->completions[1]));
+	print_latency(bd, &js);
+	printf("  retries     %" PRIu64 " (failed once on purpose %" PRIu64
+	       ", taken back from the dead %" PRIu64 "), table full %" PRIu64 " times\n",
+	       js.retried, atomic_load(&bd->failed_on_purpose), js.recovered,
+	       atomic_load(&bd->full_waits));
+	printf("  checks      lost %" PRIu64 ", completed twice %" PRIu64 ", bad payloads or "
+	       "results %" PRIu64 "\n",
+	       lost, doubles, bad);
+	printf("  leaks: %" PRIu64 " (%s)\n", leaks, why);
+	return lost || doubles || bad || leaks ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t count = 200000;
-	for (int i = 1; i + 1 < argc; i++)
-		if (!strcmp(argv[i], "--messages"))
-			count = strtoull(argv[i + 1], NULL, 0);
-	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-		     0);
-	snprintf(arena_name, sizeof(arena_name), "zring-demo-%d", (int)getpid());
+	struct options o;
+	if (parse(argc, argv, &o) != 0)
+		return 2;
+	struct demo_board *bd = mmap(NULL, sizeof(*bd), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (bd == MAP_FAILED)
+		return perror("zring_demo: mmap"), 1;
+	bd->jobs = o.jobs;
+	bd->fail_every = 100;
+	snprintf(bd->arena, sizeof(bd->arena), "zring-demo-%d", (int)getpid());
 	zr_arena_config cfg;
 	zr_arena_config_init(&cfg, (size_t)64 << 20);
 	zr_arena *a;
-	zr_inbox *ib;
 	zr_diag d;
-	int rc = zr_arena_create(arena_name, &cfg, &a, &d);
-	zr_inbox_config icfg = {1024, ZR_WAIT_SPIN_FUTEX, 8};
-	if (rc || (rc = zr_inbox_create(a, "jobs", &icfg, &ib)) != 0) {
-		fprintf(stderr, "zring_demo: %s\n", rc ? d.msg : zr_strerror(rc));
-		return 1;
-	}
-	uint64_t t0 = now_ns();
-	pid_t workers[WORKERS], producers[PRODUCERS];
-	for (unsigned i = 0; i < WORKERS; i++)
-		workers[i] = spawn(work, i, 0);
-	for (unsigned i = 0; i < PRODUCERS; i++)
-		producers[i] = spawn(NULL, i, count);
-	usleep(100000);
-	kill(producers[0], SIGKILL); /* midway: whatever it held must come back */
-	zr_recover_report rep = {0};
-	for (unsigned i = 0; i < PRODUCERS; i++)
-		waitpid(producers[i], NULL, 0);
-	while (zr_inbox_count(ib) > 0)
-		usleep(1000);
-	atomic_store(&board->stop, 1);
-	for (unsigned i = 0; i < WORKERS; i++)
-		waitpid(workers[i], NULL, 0);
-	double secs = (double)(now_ns() - t0) / 1e9;
-	uint64_t orphans = 0;
-	if (zr_arena_recover(a, &rep) != 0 || zr_slab_free_orphans(a, NULL, NULL, &orphans) != 0)
-		fprintf(stderr, "zring_demo: recovery failed\n");
-	zr_slab_cache_flush(a);
-	summary(a, ib, secs, &rep, orphans);
-	zr_inbox_close(ib);
+	if (zr_arena_create(bd->arena, &cfg, &a, &d) != 0)
+		return fprintf(stderr, "zring_demo: %s\n", d.msg), 1;
+	char machine[ZR_PLACE_DESCRIBE_LEN];
+	if (zr_place_describe(machine, sizeof(machine)) != 0)
+		snprintf(machine, sizeof(machine), "topology unknown");
+	uint64_t total = (uint64_t)o.jobs * DEMO_PRODUCERS;
+	printf("zring demo: %d producers, %d workers, %" PRIu64
+	       " jobs at four priorities, arena %s (64 MiB)\n  machine: %s\n",
+	       DEMO_PRODUCERS, DEMO_WORKERS, total, bd->arena, machine);
+
+	pid_t workers[DEMO_WORKERS], producers[DEMO_PRODUCERS];
+	for (int i = 0; i < DEMO_WORKERS; i++)
+		workers[i] = spawn(bd, demo_worker, i);
+	int rc = wait_workers(a);
+	uint64_t t0 = demo_now_ns();
+	for (int i = 0; rc == 0 && i < DEMO_PRODUCERS; i++)
+		producers[i] = spawn(bd, demo_producer, i);
+	if (rc == 0 && o.kill)
+		kill_midway(bd, a, workers[1], total, t0);
+	int status, failed = rc != 0;
+	for (int i = 0; rc == 0 && i < DEMO_PRODUCERS; i++)
+		failed |= waitpid(producers[i], &status, 0) < 0 || status != 0;
+	double secs = (double)(demo_now_ns() - t0) / 1e9;
+	atomic_store(&bd->stop_workers, 1);
+	for (int i = 0; i < DEMO_WORKERS; i++)
+		if (!(o.kill && i == 1))
+			failed |= waitpid(workers[i], &status, 0) < 0 || status != 0;
+	print_placements(bd);
+	failed |= summary(bd, a, secs, total);
 	zr_arena_close(a);
-	if (zr_arena_unlink(arena_name) != 0)
-		return 1;
-	return atomic_load(&board->bad) ? 1 : 0;
+	if (o.keep)
+		printf("arena %s kept: zr_arena_unlink() or `rm /dev/shm/%s` when done\n",
+		       bd->arena, bd->arena);
+	else if (zr_arena_unlink(bd->arena) != 0)
+		failed = 1;
+	printf("%s\n", failed ? "demo FAILED" : "demo ok");
+	return failed;
 }
