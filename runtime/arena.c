@@ -466,10 +466,13 @@ int zr_arena_recover(zr_arena *a, zr_recover_report *rep)
 	if (a->readonly)
 		return ZR_EREADONLY;
 	zr_recover_report r = {0};
+	struct zri_alive_memo memo;
+	bool began = zri_alive_memo_begin(a, &memo);
 	r.procs_dead = zri_proc_reap(a);
 	zri_ringdir_repair(a, &r.ring_drops, &r.ring_redelivers);
 	zri_slab_recover(a, &r.blocks_freed, &r.blocks_orphaned);
 	zri_large_recover(a, &r.blocks_orphaned);
+	zri_alive_memo_end(began);
 	if (rep) {
 		rep->procs_dead += r.procs_dead;
 		rep->ring_drops += r.ring_drops;

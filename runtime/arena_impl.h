@@ -94,6 +94,18 @@ void zri_jobs_detach(zr_arena *a);
 int zri_proc_claim(zr_arena *a);
 void zri_proc_release(zr_arena *a);
 bool zri_owner_alive(const void *arena, uint32_t owner);
+
+/* Remember zri_owner_alive()'s answers on this thread until _end (proc.c).
+ * Returns whether this call started the memo; pass that to _end. */
+#define ZRI_ALIVE_MEMO 64
+struct zri_alive_memo {
+	const struct zr_arena *arena;
+	uint32_t n;
+	uint32_t owner[ZRI_ALIVE_MEMO];
+	bool alive[ZRI_ALIVE_MEMO];
+};
+bool zri_alive_memo_begin(const struct zr_arena *a, struct zri_alive_memo *m);
+void zri_alive_memo_end(bool began);
 /* Release slots of dead processes; returns how many. */
 uint32_t zri_proc_reap(zr_arena *a);
 void zri_proc_count(const zr_arena *a, uint32_t *attached, uint32_t *dead);

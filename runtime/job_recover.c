@@ -256,6 +256,8 @@ int zr_jobs_recover(zr_arena *a, zr_jobs_recover_report *rep_out)
 	if (a->readonly)
 		return ZR_EREADONLY;
 	zr_jobs_recover_report rep = {0};
+	struct zri_alive_memo memo;
+	bool began = zri_alive_memo_begin(a, &memo);
 	mark_dead_agents(a, &rep);
 	for (uint32_t i = 0; i < a->max_jobs; i++)
 		recover_record(a, i, &rep);
@@ -269,6 +271,7 @@ int zr_jobs_recover(zr_arena *a, zr_jobs_recover_report *rep_out)
 	int rc = zr_arena_recover(a, &rep.arena);
 	if (rc == 0)
 		free_orphans(a, &rep);
+	zri_alive_memo_end(began);
 	if (rep_out) {
 		rep_out->agents_dead += rep.agents_dead;
 		rep_out->jobs_requeued += rep.jobs_requeued;

@@ -79,13 +79,31 @@ void zri_proc_release(zr_arena *a)
 						memory_order_acq_rel, memory_order_relaxed);
 }
 
-bool zri_owner_alive(const void *arena, uint32_t owner)
+/* A recovery pass asks about the same few owners once per record or block,
+ * and each answer reads /proc (microseconds). Within one pass on one thread
+ * the answers are remembered: "dead" never changes (owner ids carry a
+ * generation), and an "alive" that goes stale during the pass only leaves
+ * that owner's repairs to the next pass. */
+static _Thread_local struct zri_alive_memo *tl_memo;
+
+bool zri_alive_memo_begin(const zr_arena *a, struct zri_alive_memo *m)
 {
-	const zr_arena *a = arena;
-	if (owner == 0 || zri_owner_idx(owner) >= a->max_procs)
-		return false;
-	if (owner == a->self)
-		return true;
+	if (tl_memo)
+		return false; /* an outer pass remembers already */
+	m->arena = a;
+	m->n = 0;
+	tl_memo = m;
+	return true;
+}
+
+void zri_alive_memo_end(bool began)
+{
+	if (began)
+		tl_memo = NULL;
+}
+
+static bool owner_alive_now(const zr_arena *a, uint32_t owner)
+{
 	struct zri_proc *p = &a->procs[zri_owner_idx(owner)];
 	/* acquire: pairs with the claim CAS; the pid in the word is the claimant's */
 	uint64_t w = atomic_load_explicit(&p->a_word, memory_order_acquire);
@@ -95,6 +113,27 @@ bool zri_owner_alive(const void *arena, uint32_t owner)
 	/* A1: pairs with R1 in try_claim(); another generation's start is ignored */
 	uint64_t start = atomic_load_explicit(&p->a_start, memory_order_acquire);
 	return zri_pid_alive(ZRI_PROC_PID(w), zri_proc_start_of(w, start));
+}
+
+bool zri_owner_alive(const void *arena, uint32_t owner)
+{
+	const zr_arena *a = arena;
+	if (owner == 0 || zri_owner_idx(owner) >= a->max_procs)
+		return false;
+	if (owner == a->self)
+		return true;
+	struct zri_alive_memo *m = tl_memo;
+	if (!m || m->arena != a)
+		return owner_alive_now(a, owner);
+	for (uint32_t i = 0; i < m->n; i++)
+		if (m->owner[i] == owner)
+			return m->alive[i];
+	bool alive = owner_alive_now(a, owner);
+	if (m->n < ZRI_ALIVE_MEMO) {
+		m->owner[m->n] = owner;
+		m->alive[m->n++] = alive;
+	}
+	return alive;
 }
 
 bool zr_arena_owner_alive(const zr_arena *a, uint32_t owner)
