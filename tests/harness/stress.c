@@ -172,13 +172,14 @@ int zr_stress_wait_family(struct zr_stress_family *f, zr_arena *a, zr_ring *r,
 		if (zr_test_now_ns() > deadline) {
 			fprintf(stderr, "watchdog: %u children still running after %u s\n", left,
 				timeout_s);
-			dump(a, r);
+			if (dump)
+				dump(a, r);
 			/* relaxed: a stop flag */
 			atomic_store_explicit(failed, 1, memory_order_relaxed);
 			zr_stress_kill_all(f);
 			return ZR_TEST_FAIL;
 		}
-		if (!rc && live(a, r)) {
+		if (!rc && live && live(a, r)) {
 			atomic_store_explicit(failed, 1, memory_order_relaxed);
 			rc = ZR_TEST_FAIL;
 		}

@@ -67,7 +67,7 @@ void zr_stress_kill_all(struct zr_stress_family *f);
 int zr_stress_reap_one(struct zr_stress_family *f, pid_t pid, int status, _Atomic uint32_t *failed);
 /* Reap every child, running `live(a, r)` every poll until it fails; after
  * timeout_s seconds print how many still run, `dump(a, r)`, kill them all and
- * fail. Any failure sets *failed. */
+ * fail. Any failure sets *failed. live and dump may be NULL. */
 int zr_stress_wait_family(struct zr_stress_family *f, zr_arena *a, zr_ring *r,
 			  _Atomic uint32_t *failed, unsigned timeout_s,
 			  int (*live)(zr_arena *, zr_ring *), void (*dump)(zr_arena *, zr_ring *));
