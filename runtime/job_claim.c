@@ -17,8 +17,6 @@
 
 #include "job_impl.h"
 
-#define SPIN_BEFORE_SLEEP_NS 20000u
-
 static void note_stale(zr_agent *ag)
 {
 	zri_own_add(&ag->rec->a_stale, 1);
@@ -161,9 +159,10 @@ int zr_job_claim_wait(zr_agent *ag, zr_claim *out, int64_t timeout_ns)
 		return 0;
 	uint64_t start = zri_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
-	uint64_t spin_until = ag->wait_mode == ZR_WAIT_SPIN	    ? deadline
-			      : ag->wait_mode == ZR_WAIT_SPIN_FUTEX ? start + SPIN_BEFORE_SLEEP_NS
-								    : start;
+	uint64_t spin_until = ag->wait_mode == ZR_WAIT_SPIN ? deadline
+			      : ag->wait_mode == ZR_WAIT_SPIN_FUTEX
+				      ? start + ZRI_SPIN_BEFORE_SLEEP_NS
+				      : start;
 	while (zri_now_ns() < spin_until) {
 		for (int i = 0; i < 16; i++) {
 			if (try_claim(ag, out) == 1)

@@ -20,13 +20,15 @@
 
 void zri_st_text(_Atomic uint64_t *words, size_t nwords, const char *s, size_t len)
 {
-	for (size_t w = 0; w < nwords; w++) {
+	/* whole words: every submit rewrites the text fields of a reused record
+	 * (29 words), mostly with empty strings */
+	size_t cap = nwords * 8 - 1; /* the last byte stays a terminator */
+	if (len > cap)
+		len = cap;
+	for (size_t w = 0, at = 0; w < nwords; w++, at += 8) {
 		uint64_t v = 0;
-		for (size_t b = 0; b < 8; b++) {
-			size_t i = w * 8 + b;
-			uint64_t c = i < len && i < nwords * 8 - 1 ? (unsigned char)s[i] : 0;
-			v |= c << (8 * b);
-		}
+		if (at < len)
+			memcpy(&v, s + at, len - at < 8 ? len - at : 8);
 		zri_st(&words[w], v);
 	}
 }
@@ -35,8 +37,7 @@ void zri_ld_text(const _Atomic uint64_t *words, size_t nwords, char *out)
 {
 	for (size_t w = 0; w < nwords; w++) {
 		uint64_t v = zri_ld(&words[w]);
-		for (size_t b = 0; b < 8; b++)
-			out[w * 8 + b] = (char)(v >> (8 * b));
+		memcpy(out + w * 8, &v, 8); /* the byte order zri_st_text() wrote */
 	}
 	out[nwords * 8 - 1] = 0; /* never trust the terminator */
 }

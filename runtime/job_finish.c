@@ -293,9 +293,11 @@ int zr_job_wait(zr_arena *a, zr_job_id id, int64_t timeout_ns, zr_job_info *out)
 	struct zri_job *j = zri_job_at(a, id, &idx);
 	if (!j)
 		return -EINVAL;
-	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : zri_now_ns() + (uint64_t)timeout_ns;
+	uint64_t start = zri_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
+	uint64_t spin_until = start + ZRI_SPIN_BEFORE_SLEEP_NS;
 	_Atomic uint32_t *futex = (_Atomic uint32_t *)(void *)&j->a_state;
-	for (;;) {
+	for (unsigned polls = 0;; polls++) {
 		/* A1: pairs with R1 of commits */
 		uint64_t s = atomic_load_explicit(&j->a_state, memory_order_acquire);
 		if (ZRI_JS_GEN(s) != ZRI_ID_GEN(id) || ZRI_JS_STATUS(s) == ZR_JOB_FREE)
@@ -308,9 +310,15 @@ int zr_job_wait(zr_arena *a, zr_job_id id, int64_t timeout_ns, zr_job_info *out)
 				return rc;
 			continue;
 		}
+		if (polls % 64 != 63 && !(ZRI_JS_FLAGS(s) & ZRI_JS_WAITERS)) {
+			zri_cpu_relax(); /* the clock is read every 64 polls */
+			continue;
+		}
 		uint64_t now = zri_now_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
+		if (now < spin_until && now < deadline)
+			continue;
 		if (!(ZRI_JS_FLAGS(s) & ZRI_JS_WAITERS)) {
 			if (a->readonly) {
 				zri_futex_wait(futex, (uint32_t)s, 1000000); /* cannot flag: poll */

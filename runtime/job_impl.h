@@ -173,5 +173,9 @@ uint32_t zri_job_requeue_now(zr_arena *a, struct zri_job *j, uint32_t idx, uint3
 
 /* How many times to spin on a BUSY record before deciding its writer may be dead. */
 #define ZRI_BUSY_SPINS 4096
+/* Blocking calls poll this long before they sleep: a futex wake costs the
+ * waker a system call and the sleeper ~30 us on this class of machine, more
+ * than most waits last when the other side is running. */
+#define ZRI_SPIN_BEFORE_SLEEP_NS 20000u
 
 #endif

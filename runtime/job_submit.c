@@ -192,7 +192,20 @@ static void give_back_record(zr_arena *a, uint32_t idx, uint32_t gen)
 }
 
 /* UUIDv7: 48 bits of Unix milliseconds, then random bits (RFC 9562). */
-static void make_uuid(uint8_t u[16])
+/* Unix time in ms for UUIDv7 from the monotonic `now` we read anyway: the
+ * offset between the clocks is refreshed once a second (clock reads cost
+ * tens of ns on some VMs, and a submit already needs one). */
+static uint64_t unix_ms(uint64_t now)
+{
+	static _Thread_local uint64_t offset, taken;
+	if (!taken || now - taken > 1000000000u) {
+		offset = zri_realtime_ns() - now;
+		taken = now;
+	}
+	return (now + offset) / 1000000;
+}
+
+static void make_uuid(uint8_t u[16], uint64_t now)
 {
 	static _Thread_local uint64_t s[2];
 	if (!s[0] && !s[1]) {
@@ -207,7 +220,7 @@ static void make_uuid(uint8_t u[16])
 	x ^= x << 23;
 	s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
 	uint64_t r1 = s[1] + y, r2 = r1 * 0x9e3779b97f4a7c15ull;
-	uint64_t ms = zri_realtime_ns() / 1000000;
+	uint64_t ms = unix_ms(now);
 	for (int i = 0; i < 6; i++)
 		u[i] = (uint8_t)(ms >> (40 - 8 * i));
 	for (int i = 6; i < 16; i++)
@@ -333,7 +346,7 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 	struct zri_job *j = &a->jobs[idx];
 	uint64_t now = zri_now_ns();
 	uint8_t uuid[16];
-	make_uuid(uuid);
+	make_uuid(uuid, now);
 	write_record(source, j, b, payload, len, flags, now, uuid);
 	/* attached: no longer reclaimed as an orphan if we die (recovery frees a
 	 * BUILDING record's payload itself) */

@@ -283,7 +283,8 @@ ZR_API ZR_NODISCARD int zr_job_requeue(zr_arena *a, zr_job_id id);
 ZR_API ZR_NODISCARD int zr_job_get(const zr_arena *a, zr_job_id id, zr_job_info *out);
 
 /**
- * Wait until the job is final (futex on its state word: no polling).
+ * Wait until the job is final: polls its state word for about 20 us, then
+ * sleeps on it (futex; the finisher wakes exactly its waiters).
  * @param[out] out  Optional: the final snapshot.
  * @return 0, -ETIMEDOUT, -EINTR, ZR_ESTALE (released meanwhile), -EINVAL.
  */
