@@ -669,6 +669,12 @@ static int verify_records_free(zr_arena *a, zr_agent *ag)
 		if (zr_job_cancel(a, ids[i]) != 0 || zr_job_release(a, ids[i]) != 0)
 			rc = -1;
 	free(ids);
+	if (n != st.max_jobs) { /* lost from the free ring, or a duplicate poisoned it */
+		zr_diag d = {0};
+		int crc = zr_arena_check(a, &d);
+		fprintf(stderr, "arena check: %s %s\n", zr_strerror(crc), d.msg);
+		dump_state(a);
+	}
 	ZR_CHECK(n == st.max_jobs, "%u of %u job records could be taken (then: %s)", n, st.max_jobs,
 		 zr_strerror(rc));
 	ZR_CHECK(rc == ZR_EFULL, "cancel or release of a delayed job failed");
@@ -736,11 +742,12 @@ static int finish(zr_arena *a, zr_jobs_recover_report *rep)
 		ZR_CHECK(ag[w], "the parent cannot register as %s", name);
 	}
 	uint64_t processed = 0, left = 0;
-	if (finish_leftovers(a, ag, &processed) || settle_all(a, &left) ||
-	    verify_records_free(a, ag[0]))
-		return ZR_TEST_FAIL;
+	int bad = finish_leftovers(a, ag, &processed) || settle_all(a, &left) ||
+		  verify_records_free(a, ag[0]);
 	for (unsigned w = 0; w < WORKERS; w++)
 		zr_agent_unregister(ag[w]);
+	if (bad)
+		return ZR_TEST_FAIL;
 	struct totals t = {0};
 	if (verify_tally(&t) || verify_no_leak(a, rep))
 		return ZR_TEST_FAIL;
