@@ -211,8 +211,16 @@ void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen)
 {
 	/* the ring holds every record twice over: pushing one that is free
 	 * cannot fail, even with stale duplicates queued */
-	if (!zri_mpmc_enqueue(&a->job_free, (uint64_t)gen << 32 | idx))
+	if (!zri_mpmc_enqueue(&a->job_free, (uint64_t)gen << 32 | idx)) {
 		zri_arena_poison(a, "job free ring full while freeing a record", idx);
+		return;
+	}
+	uint64_t mine = zri_js_make(gen, 0, a->self, 0, ZR_JOB_FREE);
+	/* relaxed: an RMW in the release sequence of the store that freed the
+	 * record; fails when a taker of the entry claimed the record already */
+	atomic_compare_exchange_strong_explicit(&a->jobs[idx].a_state, &mine,
+						zri_js_make(gen, 0, 0, 0, ZR_JOB_FREE),
+						memory_order_relaxed, memory_order_relaxed);
 }
 
 void zri_job_drop_payloads(zr_arena *a, struct zri_job *j)

@@ -211,9 +211,11 @@ void zri_job_remove(zr_arena *a, struct zri_job *j, uint32_t idx)
 	/* relaxed: we hold BUSY; the CAS below re-reads waiters' flag */
 	uint64_t cur = atomic_load_explicit(&j->a_state, memory_order_relaxed);
 	uint32_t next = (ZRI_JS_GEN(cur) + 1) & 0xffffffu;
-	/* release: the record is done with before it can be taken again */
+	/* release: the record is done with before it can be taken again (we
+	 * stay its holder until it is on the free ring); relaxed on failure:
+	 * a waiter added its flag, retry */
 	while (!atomic_compare_exchange_weak_explicit(&j->a_state, &cur,
-						      zri_js_make(next, 0, 0, 0, ZR_JOB_FREE),
+						      zri_js_make(next, 0, a->self, 0, ZR_JOB_FREE),
 						      memory_order_release, memory_order_relaxed))
 		;
 	zri_js_wake(j, cur);

@@ -119,7 +119,11 @@ zr_inbox *zri_agent_inbox(zr_arena *a, uint32_t id);
 int zri_job_enqueue(zr_arena *a, zr_job_id id, uint32_t target, uint32_t prio);
 /* Wake one agent asleep in a blocking claim (a job is in the shared queue). */
 void zri_jobs_wake_idle(zr_arena *a);
-/* Put a record back on the free ring (its generation already bumped). */
+/* Put a record back on the free ring. The caller stored FREE(gen) naming
+ * itself as holder; the holder is cleared once the entry is queued, so a
+ * FREE record still naming a dead process may never have been queued, and
+ * recovery queues it again (under a new generation: an entry that was
+ * queued becomes a stale duplicate, which takers skip). */
 void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen);
 /* Free a record's payload and result, and clear both fields. */
 void zri_job_drop_payloads(zr_arena *a, struct zri_job *j);

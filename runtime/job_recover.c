@@ -12,7 +12,9 @@
  *                                    a half-attached result freed
  *   CANCELLED, EXPIRED            -> finished
  *   PENDING                       -> published and queued again
- *   FREE (release, removal)       -> removed */
+ *   FREE (release, removal)       -> removed
+ * A FREE record (not BUSY) that still names a dead freer may be missing
+ * from the free ring: it is queued again. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,14 +105,35 @@ static void repair_busy(zr_arena *a, struct zri_job *j, uint32_t idx, uint64_t s
 	rep->jobs_repaired++;
 }
 
+/* A FREE record still naming its freer, who died before or just after
+ * queueing it on the free ring: queue it under a new generation (an entry
+ * the freer did queue is then stale, and skipped by takers). */
+static void requeue_free(zr_arena *a, struct zri_job *j, uint32_t idx, uint64_t s,
+			 zr_jobs_recover_report *rep)
+{
+	uint32_t next = (ZRI_JS_GEN(s) + 1) & 0xffffffu;
+	/* acq_rel: the freer's writes stay ordered before the next user's (as
+	 * R1 of zri_job_remove); relaxed on failure: a taker of the queued
+	 * entry claimed it, or another recoverer requeued it */
+	if (!atomic_compare_exchange_strong_explicit(&j->a_state, &s,
+						     zri_js_make(next, 0, a->self, 0, ZR_JOB_FREE),
+						     memory_order_acq_rel, memory_order_relaxed))
+		return;
+	zri_job_free_slot(a, idx, next);
+	rep->jobs_repaired++;
+}
+
 static void recover_record(zr_arena *a, uint32_t idx, zr_jobs_recover_report *rep)
 {
 	struct zri_job *j = &a->jobs[idx];
 	/* A1: pairs with R1 of commits and submit */
 	uint64_t s = atomic_load_explicit(&j->a_state, memory_order_acquire);
 	uint32_t st = ZRI_JS_STATUS(s);
-	if (st == ZR_JOB_FREE && !(ZRI_JS_FLAGS(s) & ZRI_JS_BUSY))
+	if (st == ZR_JOB_FREE && !(ZRI_JS_FLAGS(s) & ZRI_JS_BUSY)) {
+		if (holder_dead(a, s))
+			requeue_free(a, j, idx, s, rep);
 		return;
+	}
 	if (st > ZR_JOB_DELAYED) {
 		zri_arena_poison(a, "job record in an unknown status", idx);
 		return;

@@ -146,6 +146,26 @@ int zri_job_enqueue(zr_arena *a, zr_job_id id, uint32_t target, uint32_t prio)
 
 /* ---- records ------------------------------------------------------------------ */
 
+/* FREE(gen) -> BUILDING, ours. 1: taken; 0: a stale entry (recovery queued
+ * the record again under a later generation); -1: the record is in use. */
+static int claim_free(zr_arena *a, uint32_t idx, uint32_t gen)
+{
+	struct zri_job *j = &a->jobs[idx];
+	uint64_t s = zri_js_make(gen, 0, 0, 0, ZR_JOB_FREE);
+	uint64_t mine = zri_js_make(gen, 0, a->self, 0, ZR_JOB_BUILDING);
+	/* acq_rel: see the last user's writes; relaxed on failure: looked at below */
+	while (!atomic_compare_exchange_strong_explicit(&j->a_state, &s, mine, memory_order_acq_rel,
+							memory_order_relaxed)) {
+		if (ZRI_JS_GEN(s) != gen)
+			return 0;
+		/* FREE still naming its freer, who queued it and has yet to clear
+		 * the holder (zri_job_free_slot): it is ours all the same */
+		if (ZRI_JS_STATUS(s) != ZR_JOB_FREE || (ZRI_JS_FLAGS(s) & ZRI_JS_BUSY))
+			return -1;
+	}
+	return 1;
+}
+
 /* Take a free record and hold it in BUILDING. Returns its index or -1. */
 static int64_t take_record(zr_arena *a, uint32_t *gen)
 {
@@ -159,24 +179,16 @@ static int64_t take_record(zr_arena *a, uint32_t *gen)
 			continue;
 		}
 		uint32_t idx = (uint32_t)e;
-		bool ok = false;
-		if (idx < a->max_jobs) {
-			struct zri_job *j = &a->jobs[idx];
-			uint64_t s = zri_js_make((uint32_t)(e >> 32), 0, 0, 0, ZR_JOB_FREE);
-			uint64_t mine =
-				zri_js_make((uint32_t)(e >> 32), 0, a->self, 0, ZR_JOB_BUILDING);
-			/* acq_rel: see the last user's writes; relaxed on failure:
-			 * an entry of another generation is dropped */
-			ok = atomic_compare_exchange_strong_explicit(
-				&j->a_state, &s, mine, memory_order_acq_rel, memory_order_relaxed);
-		}
+		int got = idx < a->max_jobs ? claim_free(a, idx, (uint32_t)(e >> 32)) : -1;
 		zri_mpmc_release(&a->job_free, ticket);
-		if (ok) {
+		if (got > 0) {
 			*gen = (uint32_t)(e >> 32);
 			return idx;
 		}
-		zri_arena_poison(a, "job free ring holds a record that is not free", e);
-		return -1;
+		if (got < 0) {
+			zri_arena_poison(a, "job free ring holds a record that is not free", e);
+			return -1;
+		}
 	}
 	return -1;
 }
@@ -185,8 +197,9 @@ static int64_t take_record(zr_arena *a, uint32_t *gen)
 static void give_back_record(zr_arena *a, uint32_t idx, uint32_t gen)
 {
 	uint32_t next = (gen + 1) & 0xffffffu;
-	/* release: the record's fields are done with before it is reused */
-	atomic_store_explicit(&a->jobs[idx].a_state, zri_js_make(next, 0, 0, 0, ZR_JOB_FREE),
+	/* release: the record's fields are done with before it is reused; we
+	 * stay its holder until it is on the free ring (zri_job_free_slot) */
+	atomic_store_explicit(&a->jobs[idx].a_state, zri_js_make(next, 0, a->self, 0, ZR_JOB_FREE),
 			      memory_order_release);
 	zri_job_free_slot(a, idx, next);
 }

@@ -401,7 +401,8 @@ struct zri_agent {
  * flags (4) << 4 | status (4). The futex of zr_job_wait() is its low half,
  * which changes on every status change. holder names a process owner id
  * (BUILDING, BUSY, PENDING/DELAYED: the last enqueuer, final: the
- * finisher) or an agent id (PROCESSING, not BUSY). */
+ * finisher, FREE: the freer until the record is on the free ring, then 0)
+ * or an agent id (PROCESSING, not BUSY). */
 #define ZRI_JS_BUSY 0x10u    /* `holder` (a process) is writing the record */
 #define ZRI_JS_WAITERS 0x20u /* someone sleeps in zr_job_wait() */
 #define ZRI_JS_CANCEL 0x40u  /* cancel requested while processing */

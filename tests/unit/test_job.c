@@ -1,7 +1,8 @@
 /* tests/unit/test_job.c: agents and the job lifecycle in one process: every
  * transition and the illegal ones, priorities, retries with backoff, leases,
  * cancel, TTL, delays, recurring jobs, waiting, compression, metadata,
- * a full table, and recovery of a killed worker (fork). */
+ * a full table, and recovery of a killed worker and of a process killed
+ * while freeing a record (fork). */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "runtime/job_impl.h"
 #include "test.h"
 
 static zr_arena *g_a;
@@ -598,6 +600,62 @@ static void test_killed_worker_recovered(void **state)
 	assert_int_equal(zr_arena_check(g_a, NULL), 0);
 }
 
+/* The state zri_job_remove leaves when killed after freeing the record:
+ * before its entry is on the free ring, or after but before it cleared
+ * its name from the record. */
+static void die_freeing(zr_arena *a, zr_job_id id, bool queued)
+{
+	uint32_t idx = 0;
+	struct zri_job *j = zri_job_at(a, id, &idx);
+	if (!j)
+		_exit(1);
+	uint32_t next = ZRI_ID_GEN(id) + 1;
+	atomic_store(&j->a_state, zri_js_make(next, 0, a->self, 0, ZR_JOB_FREE));
+	if (queued && !zri_mpmc_enqueue(&a->job_free, (uint64_t)next << 32 | idx))
+		_exit(1);
+}
+
+static void test_killed_freer_recovered(void **state)
+{
+	(void)state;
+	char name[64];
+	zr_arena *small = arena_with_jobs(4, name);
+	zr_agent *p;
+	assert_int_equal(zr_agent_register(small, "p", NULL, &p), 0);
+	zr_job_builder b;
+	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
+	b.delay_ns = 3600000000000ull; /* nothing runs them */
+	zr_job_id id[2];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(zr_job_submit(p, &b, &id[i], NULL), 0);
+		assert_int_equal(zr_job_cancel(small, id[i]), 0);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		zr_arena *a;
+		if (zr_arena_open(name, 0, &a, NULL))
+			_exit(1);
+		die_freeing(a, id[0], false);
+		die_freeing(a, id[1], true);
+		raise(SIGKILL);
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFSIGNALED(ws));
+	zr_jobs_recover_report rep = {0};
+	assert_int_equal(zr_jobs_recover(small, &rep), 0);
+	assert_int_equal(rep.jobs_repaired, 2);
+	/* every record can be taken again; the stale entry of id[1] is skipped */
+	zr_job_id got;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(zr_job_submit(p, &b, &got, NULL), 0);
+	assert_int_equal(zr_job_submit(p, &b, &got, NULL), ZR_EFULL);
+	assert_int_equal(zr_arena_check(small, NULL), 0);
+	zr_agent_unregister(p);
+	assert_int_equal(zr_arena_close(small), 0);
+	assert_int_equal(zr_arena_unlink(name), 0);
+}
+
 static void test_reaper(void **state)
 {
 	(void)state;
@@ -636,6 +694,7 @@ int main(int argc, char **argv)
 		T(test_agents),
 		T(test_table_full),
 		T(test_killed_worker_recovered),
+		T(test_killed_freer_recovered),
 		T(test_reaper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
