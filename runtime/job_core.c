@@ -44,18 +44,38 @@ void zri_ld_text(const _Atomic uint64_t *words, size_t nwords, char *out)
 
 /* ---- binding -------------------------------------------------------------- */
 
-/* A free-ring entry held by a dead taker goes back only if its record is
- * still free in that generation; if the taker had claimed it, recovery frees
- * the record (with a new generation) instead. */
-static bool free_entry_unclaimed(const void *ctx, uint64_t e)
+/* A free-ring entry held by a taker that died before claiming its record.
+ * The ring would publish it again in its own slot one lap later, where no
+ * taker reaches it until `capacity` more records have been freed: with the
+ * whole table in use that may be never. So the record is queued afresh
+ * under its next generation (the old entry, dropped, would be stale), the
+ * way a freer queues it: naming us until it is on the ring, so that if we
+ * die halfway recovery queues it again (see requeue_free in job_recover.c).
+ * If the taker had claimed the record, it is BUILDING and recovery frees it.
+ * Runs inside ring repairs, also those of our own takes and pushes. */
+static bool free_entry_requeue(const void *ctx, uint64_t e)
 {
-	const zr_arena *a = ctx;
-	uint32_t idx = (uint32_t)e;
-	if (idx >= a->max_jobs)
+	zr_arena *a = (zr_arena *)(uintptr_t)ctx; /* bound read-write: repairs write */
+	uint32_t idx = (uint32_t)e, gen = (uint32_t)(e >> 32);
+	if (idx >= a->max_jobs || a->readonly)
 		return false;
-	/* relaxed: the taker is dead; recovery alone moves a record it held */
-	uint64_t s = atomic_load_explicit(&a->jobs[idx].a_state, memory_order_relaxed);
-	return ZRI_JS_STATUS(s) == ZR_JOB_FREE && ZRI_JS_GEN(s) == (uint32_t)(e >> 32);
+	struct zri_job *j = &a->jobs[idx];
+	/* relaxed: the CAS below decides; its acq_rel orders the record */
+	uint64_t s = atomic_load_explicit(&j->a_state, memory_order_relaxed);
+	uint32_t next = (gen + 1) & 0xffffffu;
+	/* any holder: a freer that queued this entry may not have cleared
+	 * itself yet; its clearing CAS then fails harmlessly */
+	while (ZRI_JS_STATUS(s) == ZR_JOB_FREE && !(ZRI_JS_FLAGS(s) & ZRI_JS_BUSY) &&
+	       ZRI_JS_GEN(s) == gen) {
+		/* acq_rel: as requeue_free(); relaxed on failure: look again */
+		if (atomic_compare_exchange_weak_explicit(
+			    &j->a_state, &s, zri_js_make(next, 0, a->self, 0, ZR_JOB_FREE),
+			    memory_order_acq_rel, memory_order_relaxed)) {
+			zri_job_free_slot(a, idx, next);
+			break;
+		}
+	}
+	return false; /* drop the old entry */
 }
 
 int zri_jobs_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag)
@@ -74,7 +94,7 @@ int zri_jobs_bind(zr_arena *a, const struct zri_header *h, zr_diag *diag)
 		return rc;
 	if (a->job_free.kind != ZR_RING_MPMC || a->job_free.capacity != j->free_capacity)
 		return zri_diag_set(diag, ZR_ECORRUPT, "free ring of the job table is damaged");
-	a->job_free.keep_taken = free_entry_unclaimed;
+	a->job_free.keep_taken = free_entry_requeue;
 	a->job_free.keep_ctx = a;
 	return 0;
 }

@@ -282,6 +282,12 @@ int zr_jobs_recover(zr_arena *a, zr_jobs_recover_report *rep_out)
 	struct zri_alive_memo memo;
 	bool began = zri_alive_memo_begin(a, &memo);
 	mark_dead_agents(a, &rep);
+	/* The free ring of records lives outside the ring directory, so
+	 * zr_arena_recover() does not see it: a dead taker's slot would stay
+	 * until takers came round a whole lap. Its entries are queued afresh
+	 * (free_entry_requeue), before the records are looked at. */
+	uint64_t drops = 0, redelivers = 0;
+	zri_mpmc_repair(&a->job_free, &drops, &redelivers);
 	for (uint32_t i = 0; i < a->max_jobs; i++)
 		recover_record(a, i, &rep);
 	for (uint32_t i = 0; i < a->max_agents; i++) {

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/job_impl.h"
 #include "tests/harness/stress.h"
 
 #define PRODUCERS 2u
@@ -649,6 +650,38 @@ static int settle_all(zr_arena *a, uint64_t *left)
 	return 0;
 }
 
+/* The records the full table did not reach: their state word, and whether
+ * the free ring still holds an entry for them (and where the ring stands). */
+static void dump_untaken(zr_arena *a)
+{
+	for (uint32_t i = 0; i < a->max_jobs; i++) {
+		uint64_t s = atomic_load(&a->jobs[i].a_state);
+		if (ZRI_JS_STATUS(s) == ZR_JOB_DELAYED)
+			continue;
+		uint64_t e = (uint64_t)ZRI_JS_GEN(s) << 32 | i;
+		fprintf(stderr,
+			"record %u: state %#" PRIx64 " (status %u gen %u holder %#x flags %#x), "
+			"free ring %s it\n",
+			i, s, ZRI_JS_STATUS(s), ZRI_JS_GEN(s), (unsigned)ZRI_JS_HOLDER(s),
+			(unsigned)ZRI_JS_FLAGS(s),
+			zri_mpmc_contains(&a->job_free, e) ? "holds" : "lacks");
+	}
+	zr_ring_stats rs;
+	zr_ring_stat(&a->job_free, &rs);
+	fprintf(stderr,
+		"job free ring: head %" PRIu64 " tail %" PRIu64 " count %u drops %" PRIu64
+		" redelivers %" PRIu64 "\n",
+		atomic_load(&a->job_free.hdr->a_head), atomic_load(&a->job_free.hdr->a_tail),
+		rs.count, rs.drops, rs.redelivers);
+	for (uint32_t k = 0; k < a->job_free.capacity; k++) {
+		struct zri_slot *sl = &((struct zri_slot *)a->job_free.slots)[k];
+		uint64_t st = atomic_load(&sl->a_state);
+		if ((st & 3) != ZRI_SLOT_FREE) /* print what the slot holds */
+			fprintf(stderr, "  slot %u state %#" PRIx64 " value %#" PRIx64 "\n", k, st,
+				atomic_load(&sl->a_value));
+	}
+}
+
 /* Every record found its way back to the free list: as many jobs as the
  * table holds can be submitted (delayed, so nothing runs them) and no more;
  * they are cancelled and released again. */
@@ -665,6 +698,8 @@ static int verify_records_free(zr_arena *a, zr_agent *ag)
 	int rc = 0;
 	while (n <= st.max_jobs && (rc = zr_job_submit(ag, &b, &ids[n], NULL)) == 0)
 		n++;
+	if (n != st.max_jobs)
+		dump_untaken(a);
 	for (uint32_t i = 0; i < n; i++)
 		if (zr_job_cancel(a, ids[i]) != 0 || zr_job_release(a, ids[i]) != 0)
 			rc = -1;

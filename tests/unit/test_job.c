@@ -656,6 +656,43 @@ static void test_killed_freer_recovered(void **state)
 	assert_int_equal(zr_arena_unlink(name), 0);
 }
 
+/* A submitter killed after taking a record's entry from the free ring and
+ * before claiming the record: recovery queues the record again (the free
+ * ring is outside the ring directory, so it is repaired by the job layer). */
+static void test_killed_taker_recovered(void **state)
+{
+	(void)state;
+	char name[64];
+	zr_arena *small = arena_with_jobs(4, name);
+	zr_agent *p;
+	assert_int_equal(zr_agent_register(small, "p", NULL, &p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		zr_arena *a;
+		uint64_t e, ticket;
+		if (zr_arena_open(name, 0, &a, NULL) ||
+		    zri_mpmc_take(&a->job_free, &e, &ticket) != 1)
+			_exit(1);
+		raise(SIGKILL);
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFSIGNALED(ws));
+	zr_jobs_recover_report rep = {0};
+	assert_int_equal(zr_jobs_recover(small, &rep), 0);
+	zr_job_builder b;
+	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
+	b.delay_ns = 3600000000000ull;
+	zr_job_id got;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(zr_job_submit(p, &b, &got, NULL), 0);
+	assert_int_equal(zr_job_submit(p, &b, &got, NULL), ZR_EFULL);
+	assert_int_equal(zr_arena_check(small, NULL), 0);
+	zr_agent_unregister(p);
+	assert_int_equal(zr_arena_close(small), 0);
+	assert_int_equal(zr_arena_unlink(name), 0);
+}
+
 static void test_reaper(void **state)
 {
 	(void)state;
@@ -695,6 +732,7 @@ int main(int argc, char **argv)
 		T(test_table_full),
 		T(test_killed_worker_recovered),
 		T(test_killed_freer_recovered),
+		T(test_killed_taker_recovered),
 		T(test_reaper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
