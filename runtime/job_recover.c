@@ -53,7 +53,15 @@ static bool holder_dead(const zr_arena *a, uint64_t s)
  * written by us. */
 static bool take_over(const zr_arena *a, struct zri_job *j, uint64_t *s, uint32_t status)
 {
-	return zri_js_begin(a, j, s, status, ZRI_JS_ATTEMPT(*s));
+	uint64_t seen = *s;
+	while (!zri_js_begin(a, j, s, status, ZRI_JS_ATTEMPT(seen))) {
+		/* a waiter adding its flag meanwhile is no reason to give up: the
+		 * job would stay with its dead holder until the next recovery */
+		if ((*s & ~(uint64_t)ZRI_JS_WAITERS) != (seen & ~(uint64_t)ZRI_JS_WAITERS))
+			return false;
+		seen = *s;
+	}
+	return true;
 }
 
 static void repair_busy(zr_arena *a, struct zri_job *j, uint32_t idx, uint64_t s,

@@ -375,7 +375,13 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 	if (later) {
 		zri_jobs_due(a, zri_ld(&j->a_due_ns));
 	} else if ((rc = zri_job_enqueue(a, jid, b->target, b->prio)) != 0) {
-		/* not queued: nobody can have seen the id; take it back */
+		/* not queued: nobody can have seen the id; take it back. BUILDING
+		 * again first: if we die now, recovery frees the record and its
+		 * payload instead of queueing a job whose submit failed.
+		 * relaxed: while we live nobody acts on a record holding our
+		 * id that was never handed out */
+		atomic_store_explicit(&j->a_state, zri_js_make(gen, 0, a->self, 0, ZR_JOB_BUILDING),
+				      memory_order_relaxed);
 		if (payload.v)
 			ZRI_IGNORE(zr_payload_adopt(a, payload));
 		zri_st(&j->a_payload, 0);
