@@ -30,54 +30,30 @@
 // iteration, which their round_trip includes too. Everything reports real
 // time. Refuses to measure in a Debug or sanitized build; listing and the
 // smoke run (--benchmark_min_time of 0.01 s or less) are allowed everywhere.
-#include <benchmark/benchmark.h>
-
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string>
 
-#include "zring.h"
-
-#ifndef ZR_GIT_SHA
-#define ZR_GIT_SHA "unknown"
-#endif
-#ifndef ZR_BUILD_TYPE
-#define ZR_BUILD_TYPE "unknown"
-#endif
+#include "bench_common.h"
 
 namespace
 {
 
+using namespace zr_bench;
+
 constexpr size_t kPayload = 64;
-constexpr uint32_t kRingCap = 1024;
-constexpr unsigned kYieldEvery = 4096;	   // failed polls before a yield (one CPU only)
 constexpr int64_t kSliceNs = 10000000;	   // blocking calls wake this often to look around
 constexpr uint64_t kSetupNs = 5000000000u; // a peer that is not ready by then has failed
 constexpr unsigned kMaxWindow = 256;
 
-struct Ends {
-	zr_ring *prod = nullptr;
-	zr_ring *cons = nullptr;
-};
-
 struct Globals {
 	zr_arena *arena = nullptr; // in-process benchmarks; its name is removed at once
 	Ends single, ping, pong;   // MPMC rings
-	int cpu[2] = {-1, -1};
-	bool pinned = false;
-	unsigned peers = 0; // arenas made for worker processes, for unique names
+	unsigned peers = 0;	   // arenas made for worker processes, for unique names
 } g;
 
 // Set when one thread of a two-thread job benchmark fails: the other stops
@@ -91,30 +67,6 @@ uint64_t now_ns()
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-
-// A ring handle opened by the thread that uses it (see bench_ring_slab.cc).
-class Local
-{
-      public:
-	Local(zr_arena *a, const char *name)
-	{
-		if (!a || zr_ring_open(a, name, &r_) != 0)
-			r_ = nullptr;
-	}
-	~Local()
-	{
-		zr_ring_close(r_);
-	}
-	Local(const Local &) = delete;
-	Local &operator=(const Local &) = delete;
-	zr_ring *get() const
-	{
-		return r_;
-	}
-
-      private:
-	zr_ring *r_ = nullptr;
-};
 
 // An agent registered by the thread that uses it, for one run.
 class Agent
@@ -140,93 +92,13 @@ class Agent
 	zr_agent *ag_ = nullptr;
 };
 
-int make_ring(zr_arena *a, const char *name, Ends *e)
-{
-	zr_ring_config cfg = {ZR_RING_MPMC, kRingCap, ZR_WAIT_SPIN};
-	int rc = zr_ring_create(a, name, &cfg, &e->prod);
-	if (rc == 0)
-		rc = zr_ring_open(a, name, &e->cons);
-	if (rc)
-		std::fprintf(stderr, "ring %s: %s\n", name, zr_strerror(rc));
-	return rc;
-}
-
 int setup_arena()
 {
-	char name[64];
-	std::snprintf(name, sizeof(name), "zring-bench-job-%d", (int)getpid());
-	zr_arena_config cfg;
-	zr_arena_config_init(&cfg, (size_t)64 << 20);
-	zr_diag d{};
-	int rc = zr_arena_create(name, &cfg, &g.arena, &d);
-	if (rc) {
-		std::fprintf(stderr, "zr_arena_create(%s): %s: %s\n", name, zr_strerror(rc), d.msg);
-		return rc;
-	}
-	rc = zr_arena_unlink(name);
-	rc = rc ? rc : make_ring(g.arena, "single", &g.single);
-	rc = rc ? rc : make_ring(g.arena, "ping", &g.ping);
-	rc = rc ? rc : make_ring(g.arena, "pong", &g.pong);
+	int rc = create_arena("zring-bench-job", &g.arena);
+	rc = rc ? rc : make_ring(g.arena, "single", ZR_RING_MPMC, &g.single);
+	rc = rc ? rc : make_ring(g.arena, "ping", ZR_RING_MPMC, &g.ping);
+	rc = rc ? rc : make_ring(g.arena, "pong", ZR_RING_MPMC, &g.pong);
 	return rc;
-}
-
-void find_cpus()
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return;
-	int n = 0;
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &set))
-			g.cpu[n++] = c;
-	g.pinned = n == 2;
-}
-
-// Pins the calling thread for the lifetime of the object, then restores it.
-class Pin
-{
-      public:
-	explicit Pin(int thread_index)
-	{
-		if (!g.pinned)
-			return;
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(g.cpu[thread_index & 1], &set);
-		ok_ = pthread_getaffinity_np(pthread_self(), sizeof(old_), &old_) == 0 &&
-		      pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
-	}
-	~Pin()
-	{
-		if (ok_)
-			pthread_setaffinity_np(pthread_self(), sizeof(old_), &old_);
-	}
-	Pin(const Pin &) = delete;
-	Pin &operator=(const Pin &) = delete;
-
-      private:
-	cpu_set_t old_;
-	bool ok_ = false;
-};
-
-// Busy wait on a failed poll; yields now and then in case both sides share
-// one CPU. Returns true when it yielded: a moment to look for failures.
-inline bool relax(unsigned *spins)
-{
-	if (++*spins == kYieldEvery) {
-		*spins = 0;
-		sched_yield();
-		return true;
-	}
-	return false;
-}
-
-void set_round_trip(benchmark::State &state)
-{
-	state.SetItemsProcessed((int64_t)state.iterations());
-	// seconds per round trip: real time divided by thread 0's iterations
-	using C = benchmark::Counter;
-	state.counters["round_trip"] = C((double)state.iterations(), C::kIsRate | C::kInvert);
 }
 
 // ---- the job path, both ends --------------------------------------------------
@@ -429,38 +301,6 @@ void bm_job_roundtrip(benchmark::State &state, bool futex)
 		set_round_trip(state);
 }
 
-// The floor for any cross-thread hand-off: one cache line each way.
-struct alignas(64) Line {
-	std::atomic<uint64_t> v{0};
-};
-Line ping_line, pong_line;
-
-void bm_baseline_pingpong(benchmark::State &state)
-{
-	Pin pin(state.thread_index());
-	unsigned spins = 0;
-	uint64_t i = 0;
-	if (state.thread_index() == 0) {
-		// reset before the start barrier, which orders it for thread 1
-		ping_line.v.store(0, std::memory_order_relaxed);
-		pong_line.v.store(0, std::memory_order_relaxed);
-	}
-	for (auto _ : state) {
-		i++;
-		if (state.thread_index() == 0) {
-			ping_line.v.store(i, std::memory_order_release);
-			while (pong_line.v.load(std::memory_order_acquire) != i)
-				relax(&spins);
-		} else {
-			while (ping_line.v.load(std::memory_order_acquire) != i)
-				relax(&spins);
-			pong_line.v.store(i, std::memory_order_release);
-		}
-	}
-	if (state.thread_index() == 0)
-		set_round_trip(state);
-}
-
 // Thread 0 sends on ping and waits on pong; thread 1 echoes.
 void bm_baseline_ring_roundtrip(benchmark::State &state)
 {
@@ -506,7 +346,7 @@ struct Shared {
 
 void pin_self(int cpu)
 {
-	if (!g.pinned)
+	if (!cpus.pinned)
 		return;
 	cpu_set_t set;
 	CPU_ZERO(&set);
@@ -566,7 +406,7 @@ int child_job(zr_arena *a, Shared *sh)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(1);
-	pin_self(g.cpu[1]);
+	pin_self(cpus.cpu[1]);
 	zr_arena *a = nullptr;
 	zr_diag d{};
 	int rc = zr_arena_open(name, 0, &a, &d);
@@ -647,7 +487,8 @@ bool Peer::start(Mode mode)
 	}
 	linked_ = true;
 	Ends ping, pong;
-	if (make_ring(a_, "x-ping", &ping) || make_ring(a_, "x-pong", &pong)) {
+	if (make_ring(a_, "x-ping", ZR_RING_MPMC, &ping) ||
+	    make_ring(a_, "x-pong", ZR_RING_MPMC, &pong)) {
 		err_ = "ring create failed";
 		return false;
 	}
@@ -898,47 +739,10 @@ void register_all()
 		b->ArgName("window")->Arg(16)->Arg((int64_t)kMaxWindow)->UseRealTime();
 }
 
-bool is_measuring_build()
+void add_job_context()
 {
-#ifdef ZR_SANITIZED
-	return false;
-#else
-	return std::strcmp(ZR_BUILD_TYPE, "Debug") != 0;
-#endif
-}
-
-// In a Debug or sanitized build only listing and the smoke run are allowed.
-bool allowed_to_run(int argc, char **argv)
-{
-	if (is_measuring_build())
-		return true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!std::strncmp(a, "--benchmark_list_tests", 22) && !std::strstr(a, "=false"))
-			return true;
-		if (!std::strncmp(a, "--benchmark_min_time=", 21) && std::atof(a + 21) > 0 &&
-		    std::atof(a + 21) <= 0.01)
-			return true;
-	}
-	std::fprintf(stderr,
-		     "bench_job: refusing to measure a %s%s build; configure with "
-		     "-DCMAKE_BUILD_TYPE=RelWithDebInfo or Release (--benchmark_list_tests and "
-		     "--benchmark_min_time=0.001 still run)\n",
-		     ZR_BUILD_TYPE, is_measuring_build() ? "" : " or sanitized");
-	return false;
-}
-
-void add_context()
-{
-	benchmark::AddCustomContext("git_sha", ZR_GIT_SHA);
-	benchmark::AddCustomContext("build_type", ZR_BUILD_TYPE);
-	benchmark::AddCustomContext("zring_version", zr_version());
-	benchmark::AddCustomContext("cpus_online", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
-	std::string placement = g.pinned ? "thread 0 / parent on cpu " + std::to_string(g.cpu[0]) +
-						   ", thread 1 / worker process on cpu " +
-						   std::to_string(g.cpu[1])
-					 : "unpinned (fewer than 2 cpus allowed)";
-	benchmark::AddCustomContext("placement", placement);
+	add_context("thread 0 / parent on cpu " + std::to_string(cpus.cpu[0]) +
+		    ", thread 1 / worker process on cpu " + std::to_string(cpus.cpu[1]));
 	benchmark::AddCustomContext("payload_bytes", std::to_string(kPayload));
 }
 
@@ -946,7 +750,7 @@ void add_context()
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run(argc, argv))
+	if (!allowed_to_run("bench_job", argc, argv))
 		return 1;
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
@@ -954,7 +758,7 @@ int main(int argc, char **argv)
 	find_cpus();
 	if (setup_arena() != 0)
 		return 1;
-	add_context();
+	add_job_context();
 	register_all();
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();

@@ -15,160 +15,37 @@
 // the round_trip counter (seconds per round trip) for the ping-pongs.
 // Refuses to measure in a Debug or sanitized build; listing and the smoke run
 // (--benchmark_min_time of 0.01 s or less) are allowed everywhere.
-#include <benchmark/benchmark.h>
-
-#include <pthread.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string>
-
-#include "zring.h"
-
-#ifndef ZR_GIT_SHA
-#define ZR_GIT_SHA "unknown"
-#endif
-#ifndef ZR_BUILD_TYPE
-#define ZR_BUILD_TYPE "unknown"
-#endif
+#include "bench_common.h"
 
 namespace
 {
 
-constexpr unsigned kMaxBurst = 128;
-constexpr uint32_t kRingCap = 1024;
-constexpr unsigned kYieldEvery = 4096; // failed polls before a yield (one CPU only)
+using namespace zr_bench;
 
-struct Ends {
-	zr_ring *prod = nullptr; // each side has its own handle: SPSC handles cache
-	zr_ring *cons = nullptr; // the other side's index
-};
+constexpr unsigned kMaxBurst = 128;
 
 struct Globals {
 	zr_arena *arena = nullptr;
 	Ends single[3], xthread[3], ping[3], pong[3]; // indexed by zr_ring_kind
-	int cpu[2] = {-1, -1};
-	bool pinned = false;
 } g;
-
-// A handle opened by the thread that uses it: handles the main thread
-// opened one after the other may share a cache line, and a spinning
-// consumer writes its handle (the cached tail) on every empty poll.
-class Local
-{
-      public:
-	explicit Local(const zr_ring *shared)
-	{
-		if (zr_ring_open(g.arena, zr_ring_name(shared), &r_) != 0)
-			r_ = nullptr;
-	}
-	~Local()
-	{
-		zr_ring_close(r_);
-	}
-	Local(const Local &) = delete;
-	Local &operator=(const Local &) = delete;
-	zr_ring *get() const
-	{
-		return r_;
-	}
-
-      private:
-	zr_ring *r_ = nullptr;
-};
 
 const char *kind_name(uint32_t kind)
 {
 	return kind == ZR_RING_SPSC ? "spsc" : "mpmc";
 }
 
-int make_ring(const std::string &name, uint32_t kind, Ends *e)
-{
-	zr_ring_config cfg = {kind, kRingCap, ZR_WAIT_SPIN};
-	int rc = zr_ring_create(g.arena, name.c_str(), &cfg, &e->prod);
-	if (rc == 0)
-		rc = zr_ring_open(g.arena, name.c_str(), &e->cons);
-	if (rc)
-		std::fprintf(stderr, "ring %s: %s\n", name.c_str(), zr_strerror(rc));
-	return rc;
-}
-
-// One arena for the whole run; its name is removed at once, so nothing is
-// left in /dev/shm whatever way the program ends.
+// One arena for the whole run, its rings made at start.
 int setup_arena()
 {
-	char name[64];
-	std::snprintf(name, sizeof(name), "zring-bench-%d", (int)getpid());
-	zr_arena_config cfg;
-	zr_arena_config_init(&cfg, (size_t)64 << 20);
-	zr_diag d{};
-	int rc = zr_arena_create(name, &cfg, &g.arena, &d);
-	if (rc) {
-		std::fprintf(stderr, "zr_arena_create(%s): %s: %s\n", name, zr_strerror(rc), d.msg);
-		return rc;
-	}
-	rc = zr_arena_unlink(name);
+	int rc = create_arena("zring-bench", &g.arena);
 	for (uint32_t k : {ZR_RING_SPSC, ZR_RING_MPMC}) {
 		std::string n = kind_name(k);
-		rc = rc ? rc : make_ring(n + "-single", k, &g.single[k]);
-		rc = rc ? rc : make_ring(n + "-xthread", k, &g.xthread[k]);
-		rc = rc ? rc : make_ring(n + "-ping", k, &g.ping[k]);
-		rc = rc ? rc : make_ring(n + "-pong", k, &g.pong[k]);
+		rc = rc ? rc : make_ring(g.arena, (n + "-single").c_str(), k, &g.single[k]);
+		rc = rc ? rc : make_ring(g.arena, (n + "-xthread").c_str(), k, &g.xthread[k]);
+		rc = rc ? rc : make_ring(g.arena, (n + "-ping").c_str(), k, &g.ping[k]);
+		rc = rc ? rc : make_ring(g.arena, (n + "-pong").c_str(), k, &g.pong[k]);
 	}
 	return rc;
-}
-
-void find_cpus()
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return;
-	int n = 0;
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &set))
-			g.cpu[n++] = c;
-	g.pinned = n == 2;
-}
-
-// Pins the calling thread for the lifetime of the object, then restores it.
-class Pin
-{
-      public:
-	explicit Pin(int thread_index)
-	{
-		if (!g.pinned)
-			return;
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(g.cpu[thread_index & 1], &set);
-		ok_ = pthread_getaffinity_np(pthread_self(), sizeof(old_), &old_) == 0 &&
-		      pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
-	}
-	~Pin()
-	{
-		if (ok_)
-			pthread_setaffinity_np(pthread_self(), sizeof(old_), &old_);
-	}
-	Pin(const Pin &) = delete;
-	Pin &operator=(const Pin &) = delete;
-
-      private:
-	cpu_set_t old_;
-	bool ok_ = false;
-};
-
-// Busy wait on a failed poll; yields now and then in case both threads
-// share one CPU.
-inline void relax(unsigned *spins)
-{
-	if (++*spins == kYieldEvery) {
-		*spins = 0;
-		sched_yield();
-	}
 }
 
 // ---- rings, one thread ----------------------------------------------------
@@ -238,7 +115,7 @@ void get_all(zr_ring *r, uint64_t *buf, unsigned burst)
 void bm_ring_xthread(benchmark::State &state, uint32_t kind)
 {
 	Pin pin(state.thread_index());
-	Local r(g.xthread[kind].prod);
+	Local r(g.arena, zr_ring_name(g.xthread[kind].prod));
 	unsigned burst = (unsigned)state.range(0);
 	uint64_t buf[kMaxBurst] = {};
 	if (!r.get()) {
@@ -254,21 +131,13 @@ void bm_ring_xthread(benchmark::State &state, uint32_t kind)
 	}
 }
 
-void set_round_trip(benchmark::State &state)
-{
-	state.SetItemsProcessed((int64_t)state.iterations());
-	// seconds per round trip: real time divided by thread 0's iterations
-	using C = benchmark::Counter;
-	state.counters["round_trip"] = C((double)state.iterations(), C::kIsRate | C::kInvert);
-}
-
 // Thread 0 sends on ping and waits on pong; thread 1 echoes.
 void bm_ring_roundtrip(benchmark::State &state, uint32_t kind)
 {
 	Pin pin(state.thread_index());
 	bool first = state.thread_index() == 0;
-	Local out(first ? g.ping[kind].prod : g.pong[kind].prod);
-	Local in(first ? g.pong[kind].prod : g.ping[kind].prod);
+	Local out(g.arena, zr_ring_name(first ? g.ping[kind].prod : g.pong[kind].prod));
+	Local in(g.arena, zr_ring_name(first ? g.pong[kind].prod : g.ping[kind].prod));
 	uint64_t v = 0;
 	unsigned spins = 0;
 	if (!out.get() || !in.get()) {
@@ -288,38 +157,6 @@ void bm_ring_roundtrip(benchmark::State &state, uint32_t kind)
 		}
 	}
 	if (first)
-		set_round_trip(state);
-}
-
-// The floor for any cross-thread hand-off: one cache line each way.
-struct alignas(64) Line {
-	std::atomic<uint64_t> v{0};
-};
-Line ping_line, pong_line;
-
-void bm_baseline_pingpong(benchmark::State &state)
-{
-	Pin pin(state.thread_index());
-	unsigned spins = 0;
-	uint64_t i = 0;
-	if (state.thread_index() == 0) {
-		// reset before the start barrier, which orders it for thread 1
-		ping_line.v.store(0, std::memory_order_relaxed);
-		pong_line.v.store(0, std::memory_order_relaxed);
-	}
-	for (auto _ : state) {
-		i++;
-		if (state.thread_index() == 0) {
-			ping_line.v.store(i, std::memory_order_release);
-			while (pong_line.v.load(std::memory_order_acquire) != i)
-				relax(&spins);
-		} else {
-			while (ping_line.v.load(std::memory_order_acquire) != i)
-				relax(&spins);
-			pong_line.v.store(i, std::memory_order_release);
-		}
-	}
-	if (state.thread_index() == 0)
 		set_round_trip(state);
 }
 
@@ -400,53 +237,11 @@ void register_all()
 	}
 }
 
-bool is_measuring_build()
-{
-#ifdef ZR_SANITIZED
-	return false;
-#else
-	return std::strcmp(ZR_BUILD_TYPE, "Debug") != 0;
-#endif
-}
-
-// In a Debug or sanitized build only listing and the smoke run are allowed.
-bool allowed_to_run(int argc, char **argv)
-{
-	if (is_measuring_build())
-		return true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!std::strncmp(a, "--benchmark_list_tests", 22) && !std::strstr(a, "=false"))
-			return true;
-		if (!std::strncmp(a, "--benchmark_min_time=", 21) && std::atof(a + 21) > 0 &&
-		    std::atof(a + 21) <= 0.01)
-			return true;
-	}
-	std::fprintf(stderr,
-		     "bench_ring_slab: refusing to measure a %s%s build; configure with "
-		     "-DCMAKE_BUILD_TYPE=RelWithDebInfo or Release (--benchmark_list_tests and "
-		     "--benchmark_min_time=0.001 still run)\n",
-		     ZR_BUILD_TYPE, is_measuring_build() ? "" : " or sanitized");
-	return false;
-}
-
-void add_context()
-{
-	benchmark::AddCustomContext("git_sha", ZR_GIT_SHA);
-	benchmark::AddCustomContext("build_type", ZR_BUILD_TYPE);
-	benchmark::AddCustomContext("zring_version", zr_version());
-	benchmark::AddCustomContext("cpus_online", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
-	std::string placement = g.pinned ? "threads pinned to cpu " + std::to_string(g.cpu[0]) +
-						   " and cpu " + std::to_string(g.cpu[1])
-					 : "unpinned (fewer than 2 cpus allowed)";
-	benchmark::AddCustomContext("placement", placement);
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run(argc, argv))
+	if (!allowed_to_run("bench_ring_slab", argc, argv))
 		return 1;
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
@@ -454,7 +249,8 @@ int main(int argc, char **argv)
 	find_cpus();
 	if (setup_arena() != 0)
 		return 1;
-	add_context();
+	add_context("threads pinned to cpu " + std::to_string(cpus.cpu[0]) + " and cpu " +
+		    std::to_string(cpus.cpu[1]));
 	register_all();
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
