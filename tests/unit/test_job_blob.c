@@ -13,39 +13,16 @@
 
 #include <cmocka.h>
 
-#include "test.h"
+#include "jobs.h"
 
-#define BLOB_BYTES ((size_t)4 << 20) /* larger than the arena's biggest payload */
-
-static zr_arena *g_a;
-static char g_name[64];
-static zr_agent *g_prod, *g_work;
-
-static int setup(void **state)
-{
-	(void)state;
-	g_a = zr_test_arena((size_t)2 << 20, g_name);
-	assert_int_equal(zr_agent_register(g_a, "producer", NULL, &g_prod), 0);
-	assert_int_equal(zr_agent_register(g_a, "worker", NULL, &g_work), 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	zr_agent_unregister(g_prod);
-	zr_agent_unregister(g_work);
-	int rc = zr_arena_close(g_a);
-	assert_int_equal(zr_arena_unlink(g_name), 0);
-	return rc;
-}
+#define BLOB_BYTES ((size_t)8 << 20) /* the fixture arena's whole size: no payload holds it */
 
 /* A blob named after this test's arena (so the leak check finds leftovers),
  * filled with a pattern derived from `seed`. */
 static zr_blob *make_blob(const char *suffix, uint8_t seed)
 {
 	char name[96];
-	snprintf(name, sizeof(name), "%s-%s", g_name, suffix);
+	snprintf(name, sizeof(name), "%s-%s", jt.name, suffix);
 	zr_blob *b = NULL;
 	zr_diag d;
 	int rc = zr_blob_create(NULL, name, BLOB_BYTES, 0, &b, &d);
@@ -67,9 +44,9 @@ static zr_job_id submit_blob(zr_blob *blob, unsigned flags)
 {
 	zr_job_builder b;
 	zr_job_builder_init(&b, ZR_JOB_DATA_TRANSFER);
-	assert_int_equal(zr_job_builder_blob(g_a, &b, blob, flags), 0);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, blob, flags), 0);
 	zr_job_id id;
-	assert_int_equal(zr_job_submit(g_prod, &b, &id, NULL), 0);
+	assert_int_equal(zr_job_submit(jt.prod, &b, &id, NULL), 0);
 	return id;
 }
 
@@ -77,7 +54,7 @@ static zr_job_id submit_blob(zr_blob *blob, unsigned flags)
 static void work_blob(zr_job_id id, uint8_t seed, const void *producer_data)
 {
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 1);
+	assert_int_equal(zr_job_claim(jt.work, &c), 1);
 	assert_int_equal(c.id, id);
 	assert_true(c.flags & ZR_JOBF_BLOB);
 	zr_blob *in;
@@ -95,7 +72,7 @@ static void work_blob(zr_job_id id, uint8_t seed, const void *producer_data)
 	((volatile uint8_t *)producer_data)[7] = 0xa5;
 	assert_int_equal(p[7], 0xa5);
 	assert_int_equal(zr_blob_close(in), 0);
-	assert_int_equal(zr_job_complete(g_work, &c, ZR_PAYLOAD_NULL, 0), 0);
+	assert_int_equal(zr_job_complete(jt.work, &c, ZR_PAYLOAD_NULL, 0), 0);
 }
 
 static void test_owned_blob_goes_with_the_job(void **state)
@@ -107,12 +84,12 @@ static void test_owned_blob_goes_with_the_job(void **state)
 	zr_job_id id = submit_blob(blob, ZR_JOB_BLOB_OWNED);
 	work_blob(id, 3, zr_blob_data(blob));
 	assert_true(file_exists(path));
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 	assert_false(file_exists(path)); /* removed with the record */
 	assert_int_equal(zr_blob_close(blob), 0);
-	zr_slab_cache_flush(g_a);
+	zr_slab_cache_flush(jt.a);
 	zr_diag d = {0};
-	assert_int_equal(zr_arena_check(g_a, &d), 0);
+	assert_int_equal(zr_arena_check(jt.a, &d), 0);
 }
 
 static void test_borrowed_blob_stays(void **state)
@@ -123,7 +100,7 @@ static void test_borrowed_blob_stays(void **state)
 	snprintf(path, sizeof(path), "%s", zr_blob_path(blob));
 	zr_job_id id = submit_blob(blob, 0);
 	work_blob(id, 9, zr_blob_data(blob));
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 	assert_true(file_exists(path));
 	assert_int_equal(zr_blob_close(blob), 0);
 	assert_int_equal(unlink(path), 0);
@@ -136,13 +113,13 @@ static void test_removed_blob_is_reported(void **state)
 	zr_job_id id = submit_blob(blob, ZR_JOB_BLOB_OWNED);
 	assert_int_equal(unlink(zr_blob_path(blob)), 0);
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 1);
+	assert_int_equal(zr_job_claim(jt.work, &c), 1);
 	zr_blob *in = NULL;
 	zr_diag d;
 	assert_int_equal(zr_job_blob_open(&c, 0, &in, NULL, &d), -ENOENT);
 	assert_null(in);
-	assert_int_equal(zr_job_fail(g_work, &c, "blob gone", false), 0);
-	assert_int_equal(zr_job_release(g_a, id), 0); /* the file is gone already: fine */
+	assert_int_equal(zr_job_fail(jt.work, &c, "blob gone", false), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0); /* the file is gone already: fine */
 	assert_int_equal(zr_blob_close(blob), 0);
 }
 
@@ -155,30 +132,30 @@ static void test_refused_builders(void **state)
 
 	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
 	b.compress_level = 3; /* a reference is not data: nothing to compress */
-	assert_int_equal(zr_job_builder_blob(g_a, &b, blob, 0), -EINVAL);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, blob, 0), -EINVAL);
 	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
-	assert_int_equal(zr_job_builder_blob(g_a, &b, blob, 0x80), -EINVAL);
-	assert_int_equal(zr_job_builder_blob(g_a, &b, NULL, 0), -EINVAL);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, blob, 0x80), -EINVAL);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, NULL, 0), -EINVAL);
 
 	/* a payload already set */
-	assert_int_equal(zr_payload_alloc(g_a, 64, &b.payload), 0);
-	assert_int_equal(zr_job_builder_blob(g_a, &b, blob, 0), -EINVAL);
-	assert_int_equal(zr_payload_free(g_a, b.payload), 0);
+	assert_int_equal(zr_payload_alloc(jt.a, 64, &b.payload), 0);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, blob, 0), -EINVAL);
+	assert_int_equal(zr_payload_free(jt.a, b.payload), 0);
 
 	/* owned and recurring: every run would remove the file the next needs */
 	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
-	assert_int_equal(zr_job_builder_blob(g_a, &b, blob, ZR_JOB_BLOB_OWNED), 0);
+	assert_int_equal(zr_job_builder_blob(jt.a, &b, blob, ZR_JOB_BLOB_OWNED), 0);
 	b.interval_ns = 1000000;
-	assert_int_equal(zr_job_submit(g_prod, &b, &id, NULL), -EINVAL);
+	assert_int_equal(zr_job_submit(jt.prod, &b, &id, NULL), -EINVAL);
 	/* compression asked for after the reference was made */
 	b.interval_ns = 0;
 	b.compress_level = 1;
-	assert_int_equal(zr_job_submit(g_prod, &b, &id, NULL), -EINVAL);
+	assert_int_equal(zr_job_submit(jt.prod, &b, &id, NULL), -EINVAL);
 	/* the flag without a reference behind it */
 	b.compress_level = 0;
-	memset(zr_payload_ptr(g_a, b.payload), 0, (size_t)b.payload_len);
-	assert_int_equal(zr_job_submit(g_prod, &b, &id, NULL), -EINVAL);
-	assert_int_equal(zr_payload_free(g_a, b.payload), 0);
+	memset(zr_payload_ptr(jt.a, b.payload), 0, (size_t)b.payload_len);
+	assert_int_equal(zr_job_submit(jt.prod, &b, &id, NULL), -EINVAL);
+	assert_int_equal(zr_payload_free(jt.a, b.payload), 0);
 
 	assert_int_equal(unlink(zr_blob_path(blob)), 0);
 	assert_int_equal(zr_blob_close(blob), 0);
@@ -194,7 +171,7 @@ static void test_damaged_reference(void **state)
 	snprintf(path, sizeof(path), "%s", zr_blob_path(blob));
 	zr_job_id id = submit_blob(blob, ZR_JOB_BLOB_OWNED);
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 1);
+	assert_int_equal(zr_job_claim(jt.work, &c), 1);
 	char *ref = c.data;
 	const char *victim = "/tmp/not-a-blob";
 	size_t at = (size_t)(strstr(ref + 32, "/dev/shm") - ref);
@@ -205,14 +182,14 @@ static void test_damaged_reference(void **state)
 	assert_non_null(strstr(d.msg, "damaged"));
 	c.flags &= ~(uint32_t)ZR_JOBF_BLOB;
 	assert_int_equal(zr_job_blob_open(&c, 0, &in, NULL, &d), -EINVAL);
-	assert_int_equal(zr_job_complete(g_work, &c, ZR_PAYLOAD_NULL, 0), 0);
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_complete(jt.work, &c, ZR_PAYLOAD_NULL, 0), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 	assert_true(file_exists(path)); /* nothing followed the damaged path */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(zr_blob_close(blob), 0);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, zr_test_jobs_setup, zr_test_jobs_teardown)
 
 int main(int argc, char **argv)
 {

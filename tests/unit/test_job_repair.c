@@ -23,41 +23,18 @@
 #include <cmocka.h>
 
 #include "runtime/job_impl.h"
-#include "test.h"
-
-static zr_arena *g_a;
-static char g_name[64];
-static zr_agent *g_prod, *g_work;
-
-static int setup(void **state)
-{
-	(void)state;
-	g_a = zr_test_arena((size_t)4 << 20, g_name);
-	assert_int_equal(zr_agent_register(g_a, "producer", NULL, &g_prod), 0);
-	assert_int_equal(zr_agent_register(g_a, "worker", NULL, &g_work), 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	zr_agent_unregister(g_prod);
-	zr_agent_unregister(g_work);
-	int rc = zr_arena_close(g_a);
-	assert_int_equal(zr_arena_unlink(g_name), 0);
-	return rc;
-}
+#include "jobs.h"
 
 static zr_job_id submit(uint32_t max_retries)
 {
 	zr_job_builder b;
 	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
 	b.max_retries = max_retries;
-	assert_int_equal(zr_payload_alloc(g_a, 256, &b.payload), 0);
-	memset(zr_payload_ptr(g_a, b.payload), 0x5a, 256);
+	assert_int_equal(zr_payload_alloc(jt.a, 256, &b.payload), 0);
+	memset(zr_payload_ptr(jt.a, b.payload), 0x5a, 256);
 	b.payload_len = 256;
 	zr_job_id id;
-	assert_int_equal(zr_job_submit(g_prod, &b, &id, NULL), 0);
+	assert_int_equal(zr_job_submit(jt.prod, &b, &id, NULL), 0);
 	return id;
 }
 
@@ -74,7 +51,7 @@ static void stage(zr_job_id id, uint32_t target, enum stage_how how)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		zr_arena *a;
-		if (zr_arena_open(g_name, 0, &a, NULL) != 0)
+		if (zr_arena_open(jt.name, 0, &a, NULL) != 0)
 			_exit(10);
 		zr_agent *ag = NULL;
 		zr_claim c = {0};
@@ -107,7 +84,7 @@ static void stage(zr_job_id id, uint32_t target, enum stage_how how)
 static zr_jobs_recover_report recover(void)
 {
 	zr_jobs_recover_report rep = {0};
-	assert_int_equal(zr_jobs_recover(g_a, &rep), 0);
+	assert_int_equal(zr_jobs_recover(jt.a, &rep), 0);
 	assert_true(rep.jobs_repaired >= 1);
 	return rep;
 }
@@ -115,7 +92,7 @@ static zr_jobs_recover_report recover(void)
 static zr_job_info info_of(zr_job_id id)
 {
 	zr_job_info info;
-	assert_int_equal(zr_job_get(g_a, id, &info), 0);
+	assert_int_equal(zr_job_get(jt.a, id, &info), 0);
 	return info;
 }
 
@@ -123,31 +100,31 @@ static zr_job_info info_of(zr_job_id id)
 static void claim_finish_release(zr_job_id id)
 {
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 1);
+	assert_int_equal(zr_job_claim(jt.work, &c), 1);
 	assert_int_equal(c.id, id);
-	assert_int_equal(zr_job_complete(g_work, &c, ZR_PAYLOAD_NULL, 0), 0);
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_complete(jt.work, &c, ZR_PAYLOAD_NULL, 0), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 }
 
 /* Nothing left: no payload, no record, no half-done slot; the arena checks. */
 static void expect_clean(void)
 {
 	zr_jobs_recover_report rep = {0};
-	assert_int_equal(zr_jobs_recover(g_a, &rep), 0);
-	zr_slab_cache_flush(g_a);
+	assert_int_equal(zr_jobs_recover(jt.a, &rep), 0);
+	zr_slab_cache_flush(jt.a);
 	zr_slab_class_stats st[ZR_SLAB_MAX_CLASSES + 1];
 	size_t n;
-	zr_slab_stat(g_a, st, ZR_SLAB_MAX_CLASSES + 1, &n);
+	zr_slab_stat(jt.a, st, ZR_SLAB_MAX_CLASSES + 1, &n);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(st[i].in_use, 0);
 		assert_int_equal(st[i].cached, 0);
 	}
 	zr_jobs_stats js;
-	zr_jobs_stat(g_a, &js);
+	zr_jobs_stat(jt.a, &js);
 	for (uint32_t s = ZR_JOB_FREE + 1; s < ZR_JOB_STATUS_COUNT; s++)
 		assert_int_equal(js.by_status[s], 0);
 	zr_diag d = {0};
-	assert_int_equal(zr_arena_check(g_a, &d), 0);
+	assert_int_equal(zr_arena_check(jt.a, &d), 0);
 }
 
 static void test_claim_repaired(void **state)
@@ -206,7 +183,7 @@ static void test_last_retry_fails_for_good(void **state)
 	zr_job_info info = info_of(id);
 	assert_int_equal(info.status, ZR_JOB_FAILED); /* on the dead-letter list */
 	assert_int_equal(info.result.v, 0);
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 	expect_clean();
 }
 
@@ -219,7 +196,7 @@ static void test_cancel_and_expiry_finished(void **state)
 	zr_job_info info = info_of(id);
 	assert_int_equal(info.status, ZR_JOB_CANCELLED);
 	assert_true(info.finish_ns != 0);
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 
 	id = submit(3);
 	stage(id, ZR_JOB_EXPIRED, FROM_RECORD);
@@ -228,8 +205,8 @@ static void test_cancel_and_expiry_finished(void **state)
 	assert_int_equal(info.status, ZR_JOB_EXPIRED);
 	assert_int_equal(info.payload.v, 0); /* dropped with the expiry */
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 0); /* its queue entry is stale */
-	assert_int_equal(zr_job_release(g_a, id), 0);
+	assert_int_equal(zr_job_claim(jt.work, &c), 0); /* its queue entry is stale */
+	assert_int_equal(zr_job_release(jt.a, id), 0);
 	expect_clean();
 }
 
@@ -243,7 +220,7 @@ static void test_publish_repaired(void **state)
 	claim_finish_release(id);
 	/* the first queue entry and the one recovery added: one claim, one stale */
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 0);
+	assert_int_equal(zr_job_claim(jt.work, &c), 0);
 	expect_clean();
 }
 
@@ -252,16 +229,16 @@ static void test_release_repaired(void **state)
 	(void)state;
 	zr_job_id id = submit(3);
 	zr_claim c;
-	assert_int_equal(zr_job_claim(g_work, &c), 1);
-	assert_int_equal(zr_job_complete(g_work, &c, ZR_PAYLOAD_NULL, 0), 0);
+	assert_int_equal(zr_job_claim(jt.work, &c), 1);
+	assert_int_equal(zr_job_complete(jt.work, &c, ZR_PAYLOAD_NULL, 0), 0);
 	stage(id, ZR_JOB_FREE, FROM_RECORD);
 	recover();
 	zr_job_info info;
-	assert_int_equal(zr_job_get(g_a, id, &info), ZR_ESTALE); /* removed */
+	assert_int_equal(zr_job_get(jt.a, id, &info), ZR_ESTALE); /* removed */
 	expect_clean();
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, zr_test_jobs_setup, zr_test_jobs_teardown)
 
 int main(int argc, char **argv)
 {
