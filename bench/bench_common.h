@@ -1,6 +1,6 @@
 // bench/bench_common.h: what every benchmark program shares: the two CPUs
-// two-thread benchmarks pin to, ring handles, the bare ping-pong baseline,
-// the round-trip counter, and the refusal to measure a Debug or sanitized
+// two-thread benchmarks pin to, ring handles, the bare ping-pong and ring
+// round-trip baselines, the round-trip counter, and the refusal to measure a Debug or sanitized
 // build. Header only: each program is one translation unit.
 #ifndef ZRING_BENCH_COMMON_H
 #define ZRING_BENCH_COMMON_H
@@ -187,6 +187,36 @@ inline void bm_baseline_pingpong(benchmark::State &state)
 		}
 	}
 	if (state.thread_index() == 0)
+		set_round_trip(state);
+}
+
+// Two threads on the rings `ping` and `pong` of `a`: thread 0 sends on ping
+// and waits on pong; thread 1 echoes.
+inline void ring_roundtrip(benchmark::State &state, zr_arena *a, const char *ping, const char *pong)
+{
+	Pin pin(state.thread_index());
+	bool first = state.thread_index() == 0;
+	Local out(a, first ? ping : pong);
+	Local in(a, first ? pong : ping);
+	uint64_t v = 0;
+	unsigned spins = 0;
+	if (!out.get() || !in.get()) {
+		state.SkipWithError("zr_ring_open failed");
+		return;
+	}
+	for (auto _ : state) {
+		if (first) {
+			while (!zr_ring_enqueue(out.get(), v))
+				relax(&spins);
+		}
+		while (!zr_ring_dequeue(in.get(), &v))
+			relax(&spins);
+		if (!first) {
+			while (!zr_ring_enqueue(out.get(), v))
+				relax(&spins);
+		}
+	}
+	if (first)
 		set_round_trip(state);
 }
 

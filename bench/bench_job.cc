@@ -304,30 +304,7 @@ void bm_job_roundtrip(benchmark::State &state, bool futex)
 // Thread 0 sends on ping and waits on pong; thread 1 echoes.
 void bm_baseline_ring_roundtrip(benchmark::State &state)
 {
-	Pin pin(state.thread_index());
-	bool first = state.thread_index() == 0;
-	Local out(g.arena, first ? "ping" : "pong");
-	Local in(g.arena, first ? "pong" : "ping");
-	uint64_t v = 0;
-	unsigned spins = 0;
-	if (!out.get() || !in.get()) {
-		state.SkipWithError("zr_ring_open failed");
-		return;
-	}
-	for (auto _ : state) {
-		if (first) {
-			while (!zr_ring_enqueue(out.get(), v))
-				relax(&spins);
-		}
-		while (!zr_ring_dequeue(in.get(), &v))
-			relax(&spins);
-		if (!first) {
-			while (!zr_ring_enqueue(out.get(), v))
-				relax(&spins);
-		}
-	}
-	if (first)
-		set_round_trip(state);
+	ring_roundtrip(state, g.arena, "ping", "pong");
 }
 
 // ---- two processes ---------------------------------------------------------

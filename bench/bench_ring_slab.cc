@@ -131,33 +131,10 @@ void bm_ring_xthread(benchmark::State &state, uint32_t kind)
 	}
 }
 
-// Thread 0 sends on ping and waits on pong; thread 1 echoes.
 void bm_ring_roundtrip(benchmark::State &state, uint32_t kind)
 {
-	Pin pin(state.thread_index());
-	bool first = state.thread_index() == 0;
-	Local out(g.arena, zr_ring_name(first ? g.ping[kind].prod : g.pong[kind].prod));
-	Local in(g.arena, zr_ring_name(first ? g.pong[kind].prod : g.ping[kind].prod));
-	uint64_t v = 0;
-	unsigned spins = 0;
-	if (!out.get() || !in.get()) {
-		state.SkipWithError("zr_ring_open failed");
-		return;
-	}
-	for (auto _ : state) {
-		if (first) {
-			while (!zr_ring_enqueue(out.get(), v))
-				relax(&spins);
-		}
-		while (!zr_ring_dequeue(in.get(), &v))
-			relax(&spins);
-		if (!first) {
-			while (!zr_ring_enqueue(out.get(), v))
-				relax(&spins);
-		}
-	}
-	if (first)
-		set_round_trip(state);
+	ring_roundtrip(state, g.arena, zr_ring_name(g.ping[kind].prod),
+		       zr_ring_name(g.pong[kind].prod));
 }
 
 // ---- payload slabs --------------------------------------------------------
