@@ -319,7 +319,7 @@ int zr_job_wait(zr_arena *a, zr_job_id id, int64_t timeout_ns, zr_job_info *out)
 		uint64_t now = zri_now_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		if (now < spin_until && now < deadline)
+		if (now < spin_until)
 			continue;
 		if (!(ZRI_JS_FLAGS(s) & ZRI_JS_WAITERS)) {
 			if (a->readonly) {
