@@ -1,0 +1,233 @@
+// bench/xproc.h: the cross-process harness every benchmark program shares.
+//
+// A Child is a forked process pinned to the second CPU (the benchmark
+// thread pins itself to the first with Pin(0)); both see one MAP_SHARED
+// anonymous region at the same address, so a pointer-based peer structure
+// placed there works in both. Samples keeps every round trip's time and
+// reports exact percentiles as counters. The names and counters the report
+// (bench/report.py) reads are described in bench/README.md.
+#ifndef ZRING_BENCH_XPROC_H
+#define ZRING_BENCH_XPROC_H
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <new>
+#include <vector>
+
+#include "bench_common.h"
+
+namespace zr_bench
+{
+
+constexpr uint64_t kSetupNs = 5000000000u; // a child that is not ready by then has failed
+
+inline uint64_t now_ns()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+// The head of the shared region: how parent and child coordinate.
+struct Control {
+	alignas(64) std::atomic<uint32_t> ready{0};
+	std::atomic<uint32_t> stop{0};
+	std::atomic<uint32_t> failed{0};
+	std::atomic<uint32_t> value{0}; // one word the child hands back (an agent id)
+};
+
+// Pin the whole calling process (the child) to one CPU.
+inline void pin_process(int cpu)
+{
+	if (!cpus.pinned)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+// A child process running `body(Control *, void *shared)` until it returns
+// (its exit status: 0 for success) or Control::stop is set. The child dies
+// with the thread that forked it (PR_SET_PDEATHSIG). The body should set
+// Control::ready once it can serve, and look at Control::stop whenever it
+// waits (relax() returning true is a good moment).
+class Child
+{
+      public:
+	template <class Body> Child(size_t shared_bytes, Body body) : bytes_(shared_bytes)
+	{
+		void *m = mmap(nullptr, sizeof(Control) + bytes_, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			err_ = "mmap of the shared region failed";
+			return;
+		}
+		ctl_ = new (m) Control();
+		std::fflush(nullptr);
+		pid_t parent = getpid();
+		pid_ = fork();
+		if (pid_ == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
+			pin_process(cpus.cpu[1]);
+			int rc = body(ctl_, shared());
+			if (rc)
+				ctl_->failed.store(1, std::memory_order_relaxed);
+			_exit(rc ? 1 : 0);
+		}
+		if (pid_ < 0) {
+			err_ = "fork failed";
+			return;
+		}
+		wait_ready();
+	}
+	~Child()
+	{
+		if (ctl_)
+			ctl_->stop.store(1, std::memory_order_relaxed);
+		uint64_t deadline = now_ns() + kSetupNs;
+		int status;
+		while (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0) {
+			if (now_ns() > deadline)
+				kill(pid_, SIGKILL);
+			usleep(200);
+		}
+		if (ctl_)
+			munmap(ctl_, sizeof(Control) + bytes_);
+	}
+	Child(const Child &) = delete;
+	Child &operator=(const Child &) = delete;
+
+	// Null once the child is ready; else why it is not.
+	const char *error() const
+	{
+		return err_;
+	}
+	Control *ctl() const
+	{
+		return ctl_;
+	}
+	void *shared() const
+	{
+		return reinterpret_cast<char *>(ctl_) + sizeof(Control);
+	}
+	// The child failed or exited. Costs a waitpid: ask it only now and then.
+	bool gone()
+	{
+		int status;
+		if (ctl_->failed.load(std::memory_order_relaxed))
+			return true;
+		if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+			pid_ = -1;
+			return true;
+		}
+		return pid_ <= 0;
+	}
+
+      private:
+	void wait_ready()
+	{
+		uint64_t deadline = now_ns() + kSetupNs;
+		// acquire: what the child set up before ready is visible after
+		while (!ctl_->ready.load(std::memory_order_acquire)) {
+			if (gone() || now_ns() > deadline) {
+				err_ = "child process did not start";
+				return;
+			}
+			usleep(100);
+		}
+	}
+	size_t bytes_;
+	Control *ctl_ = nullptr;
+	pid_t pid_ = -1;
+	const char *err_ = nullptr;
+};
+
+// Busy-wait for `done()`; false when the child has gone meanwhile.
+template <class Done> inline bool spin_until(Child &child, Done done)
+{
+	for (unsigned spins = 0; !done();)
+		if (relax(&spins) && child.gone())
+			return false;
+	return true;
+}
+
+// Every sample of one run, in nanoseconds; exact percentiles, no buckets.
+class Samples
+{
+      public:
+	void reserve(size_t n)
+	{
+		ns_.reserve(n);
+	}
+	void add(uint64_t ns)
+	{
+		ns_.push_back(ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns);
+	}
+	// Counters p50_ns p90_ns p99_ns p999_ns max_ns mean_ns and samples.
+	void report(benchmark::State &state)
+	{
+		if (ns_.empty())
+			return;
+		std::sort(ns_.begin(), ns_.end());
+		auto at = [&](double p) {
+			size_t i = (size_t)(p / 100.0 * (double)(ns_.size() - 1) + 0.5);
+			return (double)ns_[std::min(i, ns_.size() - 1)];
+		};
+		double sum = 0;
+		for (uint32_t v : ns_)
+			sum += v;
+		state.counters["p50_ns"] = at(50);
+		state.counters["p90_ns"] = at(90);
+		state.counters["p99_ns"] = at(99);
+		state.counters["p999_ns"] = at(99.9);
+		state.counters["max_ns"] = (double)ns_.back();
+		state.counters["mean_ns"] = sum / (double)ns_.size();
+		state.counters["samples"] = (double)ns_.size();
+	}
+
+      private:
+	std::vector<uint32_t> ns_;
+};
+
+// Run `one()` (a round trip, true on success) once per iteration, timing
+// each with one clock read per iteration (the previous read ends the last
+// one), and report the percentiles and the round_trip rate. `bytes` per
+// round trip, when non-zero, gives bytes_per_second.
+template <class F>
+inline void timed_round_trips(benchmark::State &state, Child &child, size_t bytes, F one)
+{
+	if (child.error()) {
+		state.SkipWithError(child.error());
+		return;
+	}
+	Samples s;
+	s.reserve((size_t)state.max_iterations < (1u << 24) ? (size_t)state.max_iterations
+							     : (1u << 24));
+	uint64_t prev = now_ns();
+	for (auto _ : state) {
+		if (!one()) {
+			state.SkipWithError(child.gone() ? "child process failed"
+							 : "round trip failed");
+			break;
+		}
+		uint64_t t = now_ns();
+		s.add(t - prev);
+		prev = t;
+	}
+	set_round_trip(state);
+	if (bytes)
+		state.SetBytesProcessed((int64_t)(state.iterations() * bytes));
+	s.report(state);
+}
+
+} // namespace zr_bench
+
+#endif
