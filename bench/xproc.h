@@ -210,7 +210,7 @@ inline void timed_round_trips(benchmark::State &state, Child &child, size_t byte
 	}
 	Samples s;
 	s.reserve((size_t)state.max_iterations < (1u << 24) ? (size_t)state.max_iterations
-							     : (1u << 24));
+							    : (1u << 24));
 	uint64_t prev = now_ns();
 	for (auto _ : state) {
 		if (!one()) {
@@ -226,6 +226,39 @@ inline void timed_round_trips(benchmark::State &state, Child &child, size_t byte
 	if (bytes)
 		state.SetBytesProcessed((int64_t)(state.iterations() * bytes));
 	s.report(state);
+}
+
+// The physical floor, measured by every program that reports round trips:
+// one cache line each way between the two pinned processes. Register as
+// "rt/impl:pingpong/size:8" with UseRealTime().
+inline void bm_xproc_pingpong(benchmark::State &state)
+{
+	struct Lines {
+		alignas(64) std::atomic<uint64_t> ping{0};
+		alignas(64) std::atomic<uint64_t> pong{0};
+	};
+	Pin pin(0);
+	Child child(sizeof(Lines), [](Control *ctl, void *shared) {
+		auto *l = new (shared) Lines();
+		// release: the constructed lines are visible before ready
+		ctl->ready.store(1, std::memory_order_release);
+		unsigned spins = 0;
+		for (uint64_t i = 1;; i++) {
+			// acquire/release pair with the parent's: each side sees the
+			// other's number only after its own was taken
+			while (l->ping.load(std::memory_order_acquire) != i)
+				if (relax(&spins) && ctl->stop.load(std::memory_order_relaxed))
+					return 0;
+			l->pong.store(i, std::memory_order_release);
+		}
+	});
+	auto *l = static_cast<Lines *>(child.shared());
+	uint64_t i = 0;
+	timed_round_trips(state, child, 0, [&] {
+		l->ping.store(++i, std::memory_order_release);
+		return spin_until(child,
+				  [&] { return l->pong.load(std::memory_order_acquire) == i; });
+	});
 }
 
 } // namespace zr_bench
