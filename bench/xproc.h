@@ -150,6 +150,15 @@ class Child
 	const char *err_ = nullptr;
 };
 
+// Iterations for a fixed-count benchmark: `wanted`, capped by the
+// environment variable ZR_BENCH_RT_ITERS (the CI smoke run sets it small).
+inline int64_t rt_iterations(int64_t wanted)
+{
+	const char *cap = std::getenv("ZR_BENCH_RT_ITERS");
+	long long n = cap ? std::atoll(cap) : 0;
+	return n > 0 && n < wanted ? (int64_t)n : wanted;
+}
+
 // Busy-wait for `done()`; false when the child has gone meanwhile.
 template <class Done> inline bool spin_until(Child &child, Done done)
 {
@@ -209,8 +218,7 @@ inline void timed_round_trips(benchmark::State &state, Child &child, size_t byte
 		return;
 	}
 	Samples s;
-	s.reserve((size_t)state.max_iterations < (1u << 24) ? (size_t)state.max_iterations
-							    : (1u << 24));
+	s.reserve((size_t)std::min<int64_t>(state.max_iterations, 1 << 20));
 	uint64_t prev = now_ns();
 	for (auto _ : state) {
 		if (!one()) {
