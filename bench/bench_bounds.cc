@@ -11,9 +11,10 @@
 //   stream/impl:pipe/size:N           one-way messages of N bytes, blocking
 //   stream/impl:unix_socket/size:N
 //
-// The sender writes a fresh stamp into the first and last 8 bytes of its
-// buffer inside the timed window; the receiver reads every byte (a copying
-// transport has to) and checks both stamps.
+// In a round trip the sender writes a fresh stamp into the first and last
+// 8 bytes of its buffer inside the timed window; the receiver reads every
+// byte (a copying transport has to) and checks both stamps. In a stream the
+// sender writes each message in full and the receiver checks every line.
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/socket.h>
@@ -192,6 +193,24 @@ void stamp(char *buf, size_t n, uint64_t seq)
 	std::memcpy(buf + n - 8, &seq, 8);
 }
 
+// A stream's message is written in full, and checked one word per line.
+void fill(char *buf, size_t n, uint64_t seq)
+{
+	for (size_t i = 0; i + 8 <= n; i += 8)
+		std::memcpy(buf + i, &seq, 8);
+}
+
+bool filled(const char *buf, size_t n, uint64_t seq)
+{
+	uint64_t w;
+	for (size_t i = 0; i + 8 <= n; i += 64) {
+		std::memcpy(&w, buf + i, 8);
+		if (w != seq)
+			return false;
+	}
+	return true;
+}
+
 bool stamped(const char *buf, size_t n, uint64_t seq)
 {
 	uint64_t head, tail;
@@ -243,8 +262,8 @@ void bm_pipe_rt(benchmark::State &state, Pipe kind, bool spin)
 	f.reset(); // EOF for a child blocked in read
 }
 
-// One-way stream: the child reads and checks messages until EOF and
-// counts them; the run ends when it has read all that was written.
+// One-way stream: each message written in full; the child reads and checks
+// them until EOF and counts them; the run ends when it has read all that was written.
 void bm_pipe_stream(benchmark::State &state, Pipe kind)
 {
 	size_t n = (size_t)state.range(0);
@@ -261,7 +280,7 @@ void bm_pipe_stream(benchmark::State &state, Pipe kind)
 		// release: readiness only
 		ctl->ready.store(1, std::memory_order_release);
 		for (uint64_t seq = 1; read_all(f.down[0], buf.data(), n, nullptr); seq++) {
-			if (!stamped(buf.data(), n, seq))
+			if (!filled(buf.data(), n, seq) || !stamped(buf.data(), n, seq))
 				return 1;
 			// relaxed: the parent reads the count after the child exits
 			ctl->value.store((uint32_t)seq, std::memory_order_relaxed);
@@ -275,7 +294,7 @@ void bm_pipe_stream(benchmark::State &state, Pipe kind)
 	std::vector<char> buf(n, 'z');
 	uint64_t seq = 0;
 	for (auto _ : state) {
-		stamp(buf.data(), n, ++seq);
+		fill(buf.data(), n, ++seq);
 		if (!write_all(f.down[1], buf.data(), n)) {
 			state.SkipWithError("write failed");
 			return;

@@ -1,59 +1,52 @@
 // bench/bench_job.cc: the job layer (submit -> claim -> complete -> release),
-// each against baselines measured in the same run (STYLE 3.8).
+// each against baselines measured in the same run. Names: bench/README.md.
 //
 // One thread:
-//   BM_job_cycle_1thread/shared:S         submit a job with a 64-byte payload
-//                                         (allocated, written in place) to its
-//                                         own inbox (S=0) or the shared queue
-//                                         (S=1), claim, complete, release
-//   BM_baseline_ring_mpmc_1thread         MPMC ring enqueue + dequeue of one entry
-//   BM_baseline_alloc_ring_1thread        the same plus payload alloc, write, free
+//   job_cycle/impl:zring_job/shared:S   submit a 64-byte job to its own inbox (S=0)
+//                                       or the shared queue (S=1), claim, complete,
+//                                       release
+//   job_cycle/impl:zring_mpmc           MPMC ring enqueue + dequeue of one entry
+//   job_cycle/impl:zring_alloc_mpmc     the same plus payload alloc, write, free
 // Two threads of one process (thread 0 on the first CPU, thread 1 on the second):
-//   BM_job_roundtrip/wait:W               thread 0 submits to thread 1's agent and
-//                                         waits (W=futex: zr_job_wait; W=poll: spin
-//                                         on zr_job_get); thread 1 claim_wait()s and
-//                                         completes; thread 0 releases
-//   BM_baseline_pingpong                  one atomic word each way
-//   BM_baseline_ring_mpmc_roundtrip       one MPMC ring each way
+//   mt_rt/impl:zring_job/wait:W         thread 0 submits to thread 1's agent and
+//                                       waits (futex: zr_job_wait; poll: spin on
+//                                       zr_job_get); thread 1 claims and completes
+//   mt_rt/impl:pingpong, mt_rt/impl:zring_mpmc   the floors
 // Two processes (a worker process forked for each run, pinned to the second
-// CPU, attached to a fresh arena by name):
-//   BM_xproc_job_roundtrip/wait:W         as BM_job_roundtrip
-//   BM_xproc_baseline_pingpong            one atomic word each way, shared mapping
-//   BM_xproc_baseline_ring_mpmc_roundtrip one MPMC ring each way
-//   BM_xproc_job_stream/window:N          submit with N jobs outstanding, wait for
-//                                         the oldest and release it: jobs/s
-//   BM_xproc_baseline_ring_mpmc_stream/window:N  N entries outstanding, echoed back
+// CPU, attached to the arena by name):
+//   rt/impl:zring_job/size:N            round trip of a job with an N-byte payload
+//                                       written (stamped) and read in place
+//   rt/impl:pingpong/size:8, rt/impl:zring_mpmc/size:8   the floors
+//   wake/impl:zring_job_spin/size:64    worker and client only poll
+//   wake/impl:zring_job_futex/size:64   worker sleeps at once on its inbox futex
+//   stream/impl:zring_job/size:N/window:W   jobs/s and GB/s with W outstanding;
+//                                       the payload written in full and every
+//                                       cache line of it read by the worker
+//   stream/impl:zring_mpmc/size:8/window:W  the same through a ring pair
+//   producers/impl:zring_job/producers:P    P producer processes, one worker
 //
-// Round trips report the round_trip counter (seconds per round trip); the
-// cross-process ones also p50 and p99 from a zr_hist of every round trip
-// (log-linear buckets: within 12.5%), timed with one clock read per
-// iteration, which their round_trip includes too. Everything reports real
-// time. Refuses to measure in a Debug or sanitized build; listing and the
-// smoke run (--benchmark_min_time of 0.01 s or less) are allowed everywhere.
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
-
+// Refuses to measure in a Debug or sanitized build; listing and the smoke
+// run (--benchmark_min_time of 0.01 s or less) are allowed everywhere.
 #include <cerrno>
+#include <memory>
 
-#include "bench_common.h"
+#include "xproc.h"
 
 namespace
 {
 
 using namespace zr_bench;
 
-constexpr size_t kPayload = 64;
-constexpr int64_t kSliceNs = 10000000;	   // blocking calls wake this often to look around
-constexpr uint64_t kSetupNs = 5000000000u; // a peer that is not ready by then has failed
+constexpr size_t kSmall = 64;
+constexpr size_t kSizes[] = {64, 4096, 65536, 1 << 20};
+constexpr int64_t kSliceNs = 10000000; // blocking calls wake this often to look around
 constexpr unsigned kMaxWindow = 256;
+constexpr size_t kXprocArena = (size_t)128 << 20; // a window of 1 MiB payloads fits
 
 struct Globals {
 	zr_arena *arena = nullptr; // in-process benchmarks; its name is removed at once
 	Ends single, ping, pong;   // MPMC rings
-	unsigned peers = 0;	   // arenas made for worker processes, for unique names
+	unsigned arenas = 0;	   // arenas made for worker processes, for unique names
 } g;
 
 // Set when one thread of a two-thread job benchmark fails: the other stops
@@ -61,20 +54,16 @@ struct Globals {
 // the library's end barrier. Sticky: later job round trips report it too.
 std::atomic<bool> g_abort{false};
 
-uint64_t now_ns()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 // An agent registered by the thread that uses it, for one run.
 class Agent
 {
       public:
-	Agent(zr_arena *a, const char *name)
+	Agent(zr_arena *a, const char *name, uint32_t wait = ZR_WAIT_SPIN_FUTEX)
 	{
-		if (!a || zr_agent_register(a, name, nullptr, &ag_) != 0)
+		zr_agent_config cfg;
+		zr_agent_config_init(&cfg);
+		cfg.wait = wait;
+		if (!a || zr_agent_register(a, name, &cfg, &ag_) != 0)
 			ag_ = nullptr;
 	}
 	~Agent()
@@ -103,40 +92,71 @@ int setup_arena()
 
 // ---- the job path, both ends --------------------------------------------------
 
-// Allocate a 64-byte payload, write it in place and submit it to `target`.
-int submit_one(zr_agent *ag, uint32_t target, uint64_t tag, zr_job_id *id)
+// The payload protocol of bench/README.md: a sequence number in the first
+// and the last 8 bytes, written in place; the body is left as it is.
+void stamp(void *p, size_t n, uint64_t seq)
+{
+	std::memcpy(p, &seq, 8);
+	std::memcpy(static_cast<char *>(p) + n - 8, &seq, 8);
+}
+
+bool stamped(const void *p, size_t n, uint64_t seq)
+{
+	uint64_t head, tail;
+	if (!p || n < 8)
+		return false;
+	std::memcpy(&head, p, 8);
+	std::memcpy(&tail, static_cast<const char *>(p) + n - 8, 8);
+	return head == seq && tail == seq;
+}
+
+// A stream writes the whole payload and the worker reads every cache line
+// of it: the data really moves between the cores, so GB/s means bytes moved.
+void fill(void *p, size_t n, uint64_t seq)
+{
+	auto *w = static_cast<uint64_t *>(p);
+	for (size_t i = 0; i < n / 8; i++)
+		w[i] = seq;
+}
+
+bool filled(const void *p, size_t n, uint64_t seq)
+{
+	const auto *w = static_cast<const uint64_t *>(p);
+	bool ok = p != nullptr;
+	for (size_t i = 0; ok && i < n / 8; i += 8)
+		ok = w[i] == seq;
+	return ok && stamped(p, n, seq);
+}
+
+// Allocate an n-byte payload, stamp it (or fill it) in place and submit it
+// to `target`.
+int submit_one(zr_agent *ag, uint32_t target, size_t n, uint64_t seq, zr_job_id *id,
+	       bool whole = false)
 {
 	zr_arena *a = zr_agent_arena(ag);
 	zr_job_builder b;
 	zr_job_builder_init(&b, ZR_JOB_COMPUTE);
 	b.target = target;
-	int rc = zr_payload_alloc(a, kPayload, &b.payload);
+	int rc = zr_payload_alloc(a, n, &b.payload);
 	if (rc)
 		return rc;
-	auto *p = static_cast<uint64_t *>(zr_payload_ptr(a, b.payload));
-	for (size_t i = 0; i < kPayload / 8; i++)
-		p[i] = tag + i;
-	b.payload_len = kPayload;
+	if (whole)
+		fill(zr_payload_ptr(a, b.payload), n, seq);
+	else
+		stamp(zr_payload_ptr(a, b.payload), n, seq);
+	b.payload_len = n;
 	rc = zr_job_submit(ag, &b, id, nullptr);
 	if (rc && zr_payload_free(a, b.payload) != 0)
 		std::fprintf(stderr, "bench_job: payload of a refused job not freed\n");
 	return rc;
 }
 
-// What a worker does with the payload: read every word of it.
-void consume(const zr_claim &c)
-{
-	uint64_t sum = 0;
-	const auto *p = static_cast<const uint64_t *>(c.data);
-	for (uint64_t i = 0; p && i < c.len / 8; i++)
-		sum += p[i];
-	benchmark::DoNotOptimize(sum);
-}
-
-// Claim one job (waiting as the agent's wait mode says) and complete it.
-// `stop` is asked between waits of kSliceNs. Returns 0, 1 (stopped) or a
-// negative error.
-template <class Stop> int serve_one(zr_agent *ag, Stop stop)
+// Claim one job (waiting as the agent's wait mode says), check its stamps
+// (or every cache line, `whole`) and complete it, or fail it for good when
+// they are wrong. `seq`, when given, is the stamp expected (jobs from one
+// producer come in order). `stop` is asked between waits of kSliceNs.
+// Returns 0, 1 (stopped) or a negative error.
+template <class Stop> int serve_one(zr_agent *ag, uint64_t *seq, Stop stop, bool whole = false)
 {
 	zr_claim c;
 	for (;;) {
@@ -148,26 +168,37 @@ template <class Stop> int serve_one(zr_agent *ag, Stop stop)
 		if (stop())
 			return 1;
 	}
-	consume(c);
+	uint64_t want = 0;
+	if (c.data && c.len >= 8)
+		std::memcpy(&want, c.data, 8); // no order known: the stamps must agree
+	if (seq)
+		want = ++*seq;
+	if (!(whole ? filled(c.data, c.len, want) : stamped(c.data, c.len, want)))
+		return zr_job_fail(ag, &c, "stamp mismatch", false);
 	return zr_job_complete(ag, &c, ZR_PAYLOAD_NULL, 0);
 }
 
-// Wait until job `id` is final, by the futex (zr_job_wait) or by polling
-// zr_job_get, then release it. `gone` is asked between waits.
+bool is_final(uint32_t status)
+{
+	return status == ZR_JOB_COMPLETED || status == ZR_JOB_FAILED ||
+	       status == ZR_JOB_CANCELLED || status == ZR_JOB_EXPIRED;
+}
+
+// Wait until job `id` is final, by zr_job_wait (spin, then futex) or by
+// polling zr_job_get, check it completed, then release it. `gone` is asked
+// between waits.
 template <class Gone> int finish_one(zr_arena *a, zr_job_id id, bool futex, Gone gone)
 {
 	int rc;
+	zr_job_info info;
 	if (futex) {
-		while ((rc = zr_job_wait(a, id, kSliceNs, nullptr)) == -ETIMEDOUT || rc == -EINTR)
+		while ((rc = zr_job_wait(a, id, kSliceNs, &info)) == -ETIMEDOUT || rc == -EINTR)
 			if (gone())
 				return -ECHILD;
 	} else {
-		zr_job_info info;
 		for (unsigned spins = 0;;) {
 			rc = zr_job_get(a, id, &info); // -EAGAIN: caught mid-change
-			if (rc == 0 &&
-			    (info.status == ZR_JOB_COMPLETED || info.status == ZR_JOB_FAILED ||
-			     info.status == ZR_JOB_CANCELLED || info.status == ZR_JOB_EXPIRED))
+			if (rc == 0 && is_final(info.status))
 				break;
 			if (rc != 0 && rc != -EAGAIN)
 				return rc;
@@ -175,7 +206,10 @@ template <class Gone> int finish_one(zr_arena *a, zr_job_id id, bool futex, Gone
 				return -ECHILD;
 		}
 	}
-	return rc ? rc : zr_job_release(a, id);
+	if (rc == 0 && info.status != ZR_JOB_COMPLETED)
+		rc = -EBADMSG; // the worker found the stamps wrong
+	int rel = zr_job_release(a, id);
+	return rc ? rc : rel;
 }
 
 // ---- one thread ----------------------------------------------------------------
@@ -188,17 +222,12 @@ void bm_job_cycle(benchmark::State &state)
 		return;
 	}
 	uint32_t target = state.range(0) ? 0 : zr_agent_id(ag.get());
-	uint64_t tag = 0;
+	uint64_t seq = 0;
 	for (auto _ : state) {
 		zr_job_id id;
-		zr_claim c;
-		int rc = submit_one(ag.get(), target, tag++, &id);
+		int rc = submit_one(ag.get(), target, kSmall, ++seq, &id);
 		if (rc == 0)
-			rc = zr_job_claim(ag.get(), &c) == 1 ? 0 : -ENOENT;
-		if (rc == 0) {
-			consume(c);
-			rc = zr_job_complete(ag.get(), &c, ZR_PAYLOAD_NULL, 0);
-		}
+			rc = serve_one(ag.get(), nullptr, [] { return true; });
 		rc = rc ? rc : zr_job_release(g.arena, id);
 		if (rc) {
 			state.SkipWithError(zr_strerror(rc));
@@ -224,30 +253,24 @@ void bm_baseline_ring_1thread(benchmark::State &state)
 	state.SetItemsProcessed((int64_t)state.iterations());
 }
 
-// The least a job layer could do: a payload written in place and its
-// handle passed through a ring, then freed.
+// The least a job layer could do: a payload stamped in place and its
+// handle passed through a ring, checked, then freed.
 void bm_baseline_alloc_ring_1thread(benchmark::State &state)
 {
 	zr_ring *r = g.single.prod;
-	uint64_t tag = 0;
+	uint64_t seq = 0;
 	for (auto _ : state) {
 		zr_payload p;
-		if (zr_payload_alloc(g.arena, kPayload, &p) != 0) {
+		if (zr_payload_alloc(g.arena, kSmall, &p) != 0) {
 			state.SkipWithError("zr_payload_alloc failed");
 			break;
 		}
-		auto *w = static_cast<uint64_t *>(zr_payload_ptr(g.arena, p));
-		for (size_t i = 0; i < kPayload / 8; i++)
-			w[i] = tag + i;
-		tag++;
+		stamp(zr_payload_ptr(g.arena, p), kSmall, ++seq);
 		bool in = zr_ring_enqueue(r, p.v);
 		bool out = zr_ring_dequeue(r, &p.v);
-		zr_claim c{};
-		c.data = zr_payload_ptr(g.arena, p);
-		c.len = kPayload;
-		consume(c);
-		if (!in || !out || zr_payload_free(g.arena, p) != 0) {
-			state.SkipWithError("ring or zr_payload_free failed");
+		bool ok = stamped(zr_payload_ptr(g.arena, p), kSmall, seq);
+		if (!in || !out || !ok || zr_payload_free(g.arena, p) != 0) {
+			state.SkipWithError("ring, stamp or zr_payload_free failed");
 			break;
 		}
 	}
@@ -282,17 +305,18 @@ void bm_job_roundtrip(benchmark::State &state, bool futex)
 	if (!ag.get() || (first && !target))
 		job_failed(state, ag.get() ? -ENOENT : -EAGAIN);
 	auto gone = [] { return g_abort.load(std::memory_order_relaxed); };
-	uint64_t tag = 0;
+	uint64_t seq = 0;
 	for (auto _ : state) {
+		// relaxed: a flag; see g_abort
 		if (g_abort.load(std::memory_order_relaxed))
 			continue; // run out the iterations: see g_abort
 		int rc;
 		if (first) {
 			zr_job_id id;
-			rc = submit_one(ag.get(), target, tag++, &id);
+			rc = submit_one(ag.get(), target, kSmall, ++seq, &id);
 			rc = rc ? rc : finish_one(g.arena, id, futex, gone);
 		} else {
-			rc = serve_one(ag.get(), gone);
+			rc = serve_one(ag.get(), &seq, gone);
 		}
 		if (rc)
 			job_failed(state, rc);
@@ -309,329 +333,216 @@ void bm_baseline_ring_roundtrip(benchmark::State &state)
 
 // ---- two processes ---------------------------------------------------------
 
-enum class Mode { ping, ring, job };
+// An arena for one cross-process run, created here under a unique name with
+// two MPMC rings "x-ping" and "x-pong"; the child opens it by name. The name
+// is removed once the children have attached (or at once on failure), so
+// none outlives the run.
+class XArena
+{
+      public:
+	XArena()
+	{
+		std::snprintf(name_, sizeof(name_), "zring-bench-job-%d-%u", (int)getpid(),
+			      g.arenas++);
+		zr_arena_config cfg;
+		zr_arena_config_init(&cfg, kXprocArena);
+		zr_diag d{};
+		if (zr_arena_create(name_, &cfg, &a_, &d) != 0) {
+			std::fprintf(stderr, "zr_arena_create(%s): %s\n", name_, d.msg);
+			return;
+		}
+		Ends ping, pong;
+		bool ok = make_ring(a_, "x-ping", ZR_RING_MPMC, &ping) == 0 &&
+			  make_ring(a_, "x-pong", ZR_RING_MPMC, &pong) == 0;
+		for (Ends *e : {&ping, &pong}) {
+			zr_ring_close(e->prod);
+			zr_ring_close(e->cons);
+		}
+		if (!ok) {
+			zr_arena_close(a_);
+			a_ = nullptr;
+		}
+	}
+	~XArena()
+	{
+		unlink();
+		if (a_)
+			zr_arena_close(a_);
+	}
+	XArena(const XArena &) = delete;
+	XArena &operator=(const XArena &) = delete;
+	zr_arena *get() const
+	{
+		return a_;
+	}
+	const char *name() const
+	{
+		return name_;
+	}
+	void unlink()
+	{
+		if (!unlinked_ && zr_arena_unlink(name_) != 0 && a_)
+			std::fprintf(stderr, "bench_job: %s left in /dev/shm\n", name_);
+		unlinked_ = true;
+	}
 
-// Shared between the benchmark process and its worker (MAP_SHARED).
-struct Shared {
-	alignas(64) std::atomic<uint32_t> ready{0};
-	std::atomic<uint32_t> stop{0};
-	std::atomic<uint32_t> failed{0};
-	std::atomic<uint32_t> worker{0}; // the worker's agent id
-	alignas(64) std::atomic<uint64_t> ping{0};
-	alignas(64) std::atomic<uint64_t> pong{0};
+      private:
+	char name_[64];
+	zr_arena *a_ = nullptr;
+	bool unlinked_ = false;
 };
 
-void pin_self(int cpu)
+// In a child: attach to the arena by name, run `serve(a)`, detach.
+template <class Serve> int attached(const char *name, Serve serve)
 {
-	if (!cpus.pinned)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	(void)sched_setaffinity(0, sizeof(set), &set);
-}
-
-int child_ping(Shared *sh)
-{
-	sh->ready.store(1, std::memory_order_release);
-	unsigned spins = 0;
-	for (uint64_t i = 1;; i++) {
-		while (sh->ping.load(std::memory_order_acquire) != i)
-			if (relax(&spins) && sh->stop.load(std::memory_order_relaxed))
-				return 0;
-		sh->pong.store(i, std::memory_order_release);
-	}
-}
-
-// Echo every entry of x-ping back on x-pong.
-int child_ring(zr_arena *a, Shared *sh)
-{
-	Local in(a, "x-ping"), out(a, "x-pong");
-	if (!in.get() || !out.get())
-		return 1;
-	sh->ready.store(1, std::memory_order_release);
-	unsigned spins = 0;
-	for (uint64_t v;;) {
-		while (!zr_ring_dequeue(in.get(), &v))
-			if (relax(&spins) && sh->stop.load(std::memory_order_relaxed))
-				return 0;
-		while (!zr_ring_enqueue(out.get(), v))
-			if (relax(&spins) && sh->stop.load(std::memory_order_relaxed))
-				return 0;
-	}
-}
-
-int child_job(zr_arena *a, Shared *sh)
-{
-	Agent ag(a, "x-worker");
-	if (!ag.get())
-		return 1;
-	sh->worker.store(zr_agent_id(ag.get()), std::memory_order_relaxed);
-	sh->ready.store(1, std::memory_order_release);
-	int rc;
-	auto stop = [sh] { return sh->stop.load(std::memory_order_relaxed) != 0; };
-	while ((rc = serve_one(ag.get(), stop)) == 0)
-		;
-	if (rc < 0)
-		std::fprintf(stderr, "bench_job worker: %s\n", zr_strerror(rc));
-	return rc < 0;
-}
-
-// The worker process: attach by name, serve until told to stop. Never
-// returns; dies with the thread that forked it (PR_SET_PDEATHSIG).
-[[noreturn]] void child_main(const char *name, Shared *sh, Mode mode, pid_t parent)
-{
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
-	pin_self(cpus.cpu[1]);
 	zr_arena *a = nullptr;
 	zr_diag d{};
 	int rc = zr_arena_open(name, 0, &a, &d);
 	if (rc) {
-		std::fprintf(stderr, "worker: zr_arena_open(%s): %s: %s\n", name, zr_strerror(rc),
+		std::fprintf(stderr, "child: zr_arena_open(%s): %s: %s\n", name, zr_strerror(rc),
 			     d.msg);
-		sh->failed.store(1, std::memory_order_relaxed);
-		_exit(1);
+		return 1;
 	}
-	rc = mode == Mode::ping	  ? child_ping(sh)
-	     : mode == Mode::ring ? child_ring(a, sh)
-				  : child_job(a, sh);
-	if (rc)
-		sh->failed.store(1, std::memory_order_relaxed);
-	_exit(zr_arena_close(a) == 0 ? rc : 1);
+	rc = serve(a);
+	return zr_arena_close(a) == 0 ? rc : 1;
 }
 
-// A worker process for one run, with its own arena: created here under a
-// unique name, opened by the worker, and unlinked as soon as the worker
-// has attached (or at once on failure), so no name outlives the run.
-class Peer
+// The worker: one agent with the given wait mode serving until stopped.
+// Its agent id goes to Control::value.
+int worker_body(const char *name, uint32_t wait, bool whole, Control *ctl)
 {
-      public:
-	explicit Peer(Mode mode);
-	~Peer();
-	Peer(const Peer &) = delete;
-	Peer &operator=(const Peer &) = delete;
-	const char *error() const
-	{
-		return err_;
-	}
-	zr_arena *arena() const
-	{
-		return a_;
-	}
-	Shared *shared() const
-	{
-		return sh_;
-	}
-	bool gone(); // the worker failed or exited
+	return attached(name, [&](zr_arena *a) {
+		Agent ag(a, "x-worker", wait);
+		if (!ag.get())
+			return 1;
+		// relaxed: published by the release store of ready below
+		ctl->value.store(zr_agent_id(ag.get()), std::memory_order_relaxed);
+		// release: the agent id and the registered agent before ready
+		ctl->ready.store(1, std::memory_order_release);
+		// relaxed: stop is a flag, no data hangs on it
+		auto stop = [ctl] { return ctl->stop.load(std::memory_order_relaxed) != 0; };
+		uint64_t seq = 0;
+		int rc;
+		while ((rc = serve_one(ag.get(), &seq, stop, whole)) == 0)
+			;
+		if (rc < 0)
+			std::fprintf(stderr, "bench_job worker: %s\n", zr_strerror(rc));
+		return rc < 0 ? 1 : 0;
+	});
+}
 
-      private:
-	bool start(Mode mode);
-	bool wait_ready();
-	char name_[64];
-	zr_arena *a_ = nullptr;
-	Shared *sh_ = nullptr;
-	pid_t pid_ = -1;
-	bool linked_ = false;
-	const char *err_ = nullptr;
+// Echo every entry of x-ping back on x-pong.
+int ring_echo_body(const char *name, Control *ctl)
+{
+	return attached(name, [&](zr_arena *a) {
+		Local in(a, "x-ping"), out(a, "x-pong");
+		if (!in.get() || !out.get())
+			return 1;
+		// release: readiness; the rings were made before the fork
+		ctl->ready.store(1, std::memory_order_release);
+		unsigned spins = 0;
+		for (uint64_t v;;) {
+			while (!zr_ring_dequeue(in.get(), &v))
+				// relaxed: stop is a flag, no data hangs on it
+				if (relax(&spins) && ctl->stop.load(std::memory_order_relaxed))
+					return 0;
+			while (!zr_ring_enqueue(out.get(), v))
+				// relaxed: as above
+				if (relax(&spins) && ctl->stop.load(std::memory_order_relaxed))
+					return 0;
+		}
+	});
+}
+
+// How the client of a job round trip waits, and how the worker does.
+struct Wait {
+	bool futex;	 // client: zr_job_wait (spin, then futex) or poll zr_job_get
+	uint32_t worker; // the worker agent's zr_wait_mode
 };
+constexpr Wait kDefaultWait = {true, ZR_WAIT_SPIN_FUTEX};
 
-Peer::Peer(Mode mode)
+void bm_xproc_job_roundtrip(benchmark::State &state, Wait w)
 {
-	std::snprintf(name_, sizeof(name_), "zring-bench-job-%d-%u", (int)getpid(), g.peers++);
-	void *m = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		       -1, 0);
-	if (m == MAP_FAILED) {
-		err_ = "mmap failed";
+	size_t n = (size_t)state.range(0);
+	Pin pin(0);
+	XArena xa;
+	if (!xa.get()) {
+		state.SkipWithError("arena setup failed");
 		return;
 	}
-	sh_ = new (m) Shared();
-	if (!start(mode) || !wait_ready())
-		return; // the destructor unlinks
-	if (zr_arena_unlink(name_) == 0)
-		linked_ = false;
-}
-
-bool Peer::start(Mode mode)
-{
-	zr_arena_config cfg;
-	zr_arena_config_init(&cfg, (size_t)16 << 20);
-	zr_diag d{};
-	if (zr_arena_create(name_, &cfg, &a_, &d) != 0) {
-		std::fprintf(stderr, "zr_arena_create(%s): %s\n", name_, d.msg);
-		err_ = "zr_arena_create failed";
-		return false;
-	}
-	linked_ = true;
-	Ends ping, pong;
-	if (make_ring(a_, "x-ping", ZR_RING_MPMC, &ping) ||
-	    make_ring(a_, "x-pong", ZR_RING_MPMC, &pong)) {
-		err_ = "ring create failed";
-		return false;
-	}
-	for (Ends *e : {&ping, &pong}) {
-		zr_ring_close(e->prod);
-		zr_ring_close(e->cons);
-	}
-	std::fflush(nullptr);
-	pid_t parent = getpid();
-	pid_ = fork();
-	if (pid_ == 0)
-		child_main(name_, sh_, mode, parent);
-	if (pid_ < 0)
-		err_ = "fork failed";
-	return pid_ > 0;
-}
-
-bool Peer::wait_ready()
-{
-	uint64_t deadline = now_ns() + kSetupNs;
-	while (!sh_->ready.load(std::memory_order_acquire)) {
-		if (gone() || now_ns() > deadline) {
-			err_ = "worker process did not start";
-			return false;
-		}
-		usleep(100);
-	}
-	return true;
-}
-
-bool Peer::gone()
-{
-	int status;
-	if (sh_->failed.load(std::memory_order_relaxed))
-		return true;
-	if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
-		pid_ = -1;
-		return true;
-	}
-	return false;
-}
-
-Peer::~Peer()
-{
-	if (sh_)
-		sh_->stop.store(1, std::memory_order_relaxed);
-	uint64_t deadline = now_ns() + kSetupNs;
-	int status;
-	while (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0) {
-		if (now_ns() > deadline)
-			kill(pid_, SIGKILL);
-		usleep(200);
-	}
-	if (linked_ && zr_arena_unlink(name_) != 0)
-		std::fprintf(stderr, "bench_job: %s left in /dev/shm\n", name_);
-	if (a_)
-		zr_arena_close(a_);
-	if (sh_)
-		munmap(sh_, sizeof(Shared));
-}
-
-void set_percentiles(benchmark::State &state, const zr_hist &h)
-{
-	state.counters["p50"] = (double)zr_hist_percentile(&h, 50) * 1e-9;
-	state.counters["p99"] = (double)zr_hist_percentile(&h, 99) * 1e-9;
-}
-
-// Run `one` (a round trip, true on success) once per iteration; record each
-// round trip in a histogram by one clock read per iteration.
-template <class F> void timed_round_trips(benchmark::State &state, Peer &peer, F one)
-{
-	if (peer.error()) {
-		state.SkipWithError(peer.error());
-		return;
-	}
-	auto *h = new zr_hist();
-	uint64_t prev = now_ns();
-	for (auto _ : state) {
-		if (!one()) {
-			state.SkipWithError(peer.gone() ? "worker process failed"
-							: "round trip failed");
-			break;
-		}
-		uint64_t t = now_ns();
-		zr_hist_record(h, t - prev);
-		prev = t;
-	}
-	set_round_trip(state);
-	set_percentiles(state, *h);
-	delete h;
-}
-
-void bm_xproc_pingpong(benchmark::State &state)
-{
-	Pin pin(0);
-	Peer peer(Mode::ping);
-	Shared *sh = peer.shared();
-	uint64_t i = 0;
-	unsigned spins = 0;
-	timed_round_trips(state, peer, [&] {
-		sh->ping.store(++i, std::memory_order_release);
-		while (sh->pong.load(std::memory_order_acquire) != i)
-			if (relax(&spins) && peer.gone())
-				return false;
-		return true;
-	});
-}
-
-void bm_xproc_ring_roundtrip(benchmark::State &state)
-{
-	Pin pin(0);
-	Peer peer(Mode::ring);
-	Local out(peer.arena(), "x-ping"), in(peer.arena(), "x-pong");
-	uint64_t v = 0;
-	unsigned spins = 0;
-	timed_round_trips(state, peer, [&] {
-		if (!out.get() || !in.get() || !zr_ring_enqueue(out.get(), v))
-			return false; // the ring is empty between round trips
-		while (!zr_ring_dequeue(in.get(), &v))
-			if (relax(&spins) && peer.gone())
-				return false;
-		return true;
-	});
-}
-
-void bm_xproc_job_roundtrip(benchmark::State &state, bool futex)
-{
-	Pin pin(0);
-	Peer peer(Mode::job);
-	zr_arena *a = peer.arena();
-	Agent ag(a, "x-client");
-	uint32_t target = peer.error() ? 0 : peer.shared()->worker.load();
-	uint64_t tag = 0;
-	auto gone = [&] { return peer.gone(); };
-	timed_round_trips(state, peer, [&] {
+	const char *name = xa.name();
+	Child child(0,
+		    [&](Control *ctl, void *) { return worker_body(name, w.worker, false, ctl); });
+	xa.unlink();
+	Agent ag(xa.get(), "x-client");
+	// relaxed: Child's constructor acquired ready, which published it
+	uint32_t target = child.ctl() ? child.ctl()->value.load(std::memory_order_relaxed) : 0;
+	uint64_t seq = 0;
+	auto gone = [&] { return child.gone(); };
+	timed_round_trips(state, child, n, [&] {
 		zr_job_id id;
-		int rc = ag.get() ? submit_one(ag.get(), target, tag++, &id) : -EINVAL;
-		rc = rc ? rc : finish_one(a, id, futex, gone);
+		int rc = ag.get() ? submit_one(ag.get(), target, n, ++seq, &id) : -EINVAL;
+		rc = rc ? rc : finish_one(xa.get(), id, w.futex, gone);
 		if (rc)
 			std::fprintf(stderr, "xproc job round trip: %s\n", zr_strerror(rc));
 		return rc == 0;
 	});
 }
 
-// Jobs streamed to the worker process with up to N outstanding: when the
-// window is full, wait for the oldest (zr_job_wait) and release it.
-void bm_xproc_job_stream(benchmark::State &state)
+void bm_xproc_ring_roundtrip(benchmark::State &state)
 {
 	Pin pin(0);
-	Peer peer(Mode::job);
-	zr_arena *a = peer.arena();
-	Agent ag(a, "x-client");
-	if (peer.error() || !ag.get()) {
-		state.SkipWithError(peer.error() ? peer.error() : "zr_agent_register failed");
+	XArena xa;
+	if (!xa.get()) {
+		state.SkipWithError("arena setup failed");
 		return;
 	}
-	uint32_t target = peer.shared()->worker.load();
-	unsigned n = (unsigned)state.range(0);
+	const char *name = xa.name();
+	Child child(0, [&](Control *ctl, void *) { return ring_echo_body(name, ctl); });
+	xa.unlink();
+	Local out(xa.get(), "x-ping"), in(xa.get(), "x-pong");
+	uint64_t v = 0, back = 0;
+	timed_round_trips(state, child, 0, [&] {
+		if (!out.get() || !in.get() || !zr_ring_enqueue(out.get(), ++v))
+			return false; // the ring is empty between round trips
+		return spin_until(child, [&] { return zr_ring_dequeue(in.get(), &back); }) &&
+		       back == v;
+	});
+}
+
+// Jobs of `n` bytes, written in full, streamed to the worker process (which
+// reads every cache line) with up to `window` outstanding: when the window
+// is full, wait for the oldest and release it.
+void bm_xproc_job_stream(benchmark::State &state)
+{
+	size_t n = (size_t)state.range(0);
+	unsigned window = (unsigned)state.range(1);
+	Pin pin(0);
+	XArena xa;
+	if (!xa.get()) {
+		state.SkipWithError("arena setup failed");
+		return;
+	}
+	const char *name = xa.name();
+	Child child(0, [&](Control *ctl, void *) {
+		return worker_body(name, ZR_WAIT_SPIN_FUTEX, true, ctl);
+	});
+	xa.unlink();
+	Agent ag(xa.get(), "x-client");
+	if (child.error() || !ag.get()) {
+		state.SkipWithError(child.error() ? child.error() : "zr_agent_register failed");
+		return;
+	}
+	// relaxed: Child's constructor acquired ready, which published it
+	uint32_t target = child.ctl()->value.load(std::memory_order_relaxed);
 	zr_job_id win[kMaxWindow];
 	uint64_t head = 0, tail = 0;
-	auto gone = [&] { return peer.gone(); };
+	auto gone = [&] { return child.gone(); };
 	int rc = 0;
 	for (auto _ : state) {
-		if (tail - head == n)
-			rc = finish_one(a, win[head++ % n], true, gone);
-		rc = rc ? rc : submit_one(ag.get(), target, tail, &win[tail % n]);
+		if (tail - head == window)
+			rc = finish_one(xa.get(), win[head++ % window], true, gone);
+		rc = rc ? rc : submit_one(ag.get(), target, n, tail + 1, &win[tail % window], true);
 		if (rc) {
 			state.SkipWithError(zr_strerror(rc));
 			break;
@@ -639,88 +550,207 @@ void bm_xproc_job_stream(benchmark::State &state)
 		tail++;
 	}
 	while (rc == 0 && head != tail)
-		rc = finish_one(a, win[head++ % n], true, gone);
+		rc = finish_one(xa.get(), win[head++ % window], true, gone);
 	state.SetItemsProcessed((int64_t)state.iterations());
+	state.SetBytesProcessed((int64_t)(state.iterations() * n));
 }
 
-// The same stream through a pair of MPMC rings, echoed by the worker.
+// The same stream through a pair of MPMC rings, echoed by the child.
 void bm_xproc_ring_stream(benchmark::State &state)
 {
+	unsigned window = (unsigned)state.range(1);
 	Pin pin(0);
-	Peer peer(Mode::ring);
-	Local out(peer.arena(), "x-ping"), in(peer.arena(), "x-pong");
-	if (peer.error() || !out.get() || !in.get()) {
-		state.SkipWithError(peer.error() ? peer.error() : "zr_ring_open failed");
+	XArena xa;
+	if (!xa.get()) {
+		state.SkipWithError("arena setup failed");
 		return;
 	}
-	unsigned n = (unsigned)state.range(0), outstanding = 0;
+	const char *name = xa.name();
+	Child child(0, [&](Control *ctl, void *) { return ring_echo_body(name, ctl); });
+	xa.unlink();
+	Local out(xa.get(), "x-ping"), in(xa.get(), "x-pong");
+	if (child.error() || !out.get() || !in.get()) {
+		state.SkipWithError(child.error() ? child.error() : "zr_ring_open failed");
+		return;
+	}
+	unsigned outstanding = 0;
 	// take echoes back until at most `keep` are outstanding
 	auto drain_to = [&](unsigned keep) {
 		uint64_t v;
-		for (unsigned spins = 0; outstanding > keep;)
-			if (zr_ring_dequeue(in.get(), &v))
+		return spin_until(child, [&] {
+			while (outstanding > keep && zr_ring_dequeue(in.get(), &v))
 				outstanding--;
-			else if (relax(&spins) && peer.gone())
-				return false;
-		return true;
+			return outstanding <= keep;
+		});
 	};
 	for (auto _ : state) {
-		if (!drain_to(n - 1) || !zr_ring_enqueue(out.get(), outstanding)) {
-			state.SkipWithError("worker process failed");
+		if (!drain_to(window - 1) || !zr_ring_enqueue(out.get(), outstanding)) {
+			state.SkipWithError("child process failed");
 			break;
 		}
 		outstanding++;
 	}
 	(void)drain_to(0);
 	state.SetItemsProcessed((int64_t)state.iterations());
+	state.SetBytesProcessed((int64_t)(state.iterations() * 8));
+}
+
+// P producer processes (all on the second CPU) each stream 64-byte jobs,
+// 16 outstanding, to one worker agent in this thread (first CPU); an
+// iteration is one job claimed and completed here. With 2 CPUs the
+// producers share one: this measures the worker's side under contention.
+void bm_xproc_job_producers(benchmark::State &state)
+{
+	unsigned producers = (unsigned)state.range(0);
+	constexpr unsigned kWindow = 16;
+	Pin pin(0);
+	XArena xa;
+	Agent worker(xa.get(), "x-worker");
+	if (!xa.get() || !worker.get()) {
+		state.SkipWithError("arena or agent setup failed");
+		return;
+	}
+	const char *name = xa.name();
+	uint32_t target = zr_agent_id(worker.get());
+	auto producer = [&](Control *ctl, void *) {
+		return attached(name, [&](zr_arena *a) {
+			char me[32];
+			std::snprintf(me, sizeof(me), "x-producer-%d", (int)getpid());
+			Agent ag(a, me);
+			if (!ag.get())
+				return 1;
+			// release: readiness only
+			ctl->ready.store(1, std::memory_order_release);
+			// relaxed: stop is a flag, no data hangs on it
+			auto stop = [ctl] {
+				return ctl->stop.load(std::memory_order_relaxed) != 0;
+			};
+			zr_job_id win[kWindow];
+			int rc = 0;
+			for (uint64_t head = 0, tail = 0; rc == 0 && !stop(); tail++) {
+				if (tail - head == kWindow)
+					rc = finish_one(a, win[head++ % kWindow], true, stop);
+				rc = rc ? rc
+					: submit_one(ag.get(), target, kSmall, tail + 1,
+						     &win[tail % kWindow]);
+			}
+			return rc == -ECHILD ? 0 : rc; // -ECHILD: stopped while waiting
+		});
+	};
+	std::vector<std::unique_ptr<Child>> kids;
+	for (unsigned i = 0; i < producers; i++)
+		kids.push_back(std::make_unique<Child>(0, producer));
+	xa.unlink();
+	for (auto &k : kids)
+		if (k->error()) {
+			state.SkipWithError(k->error());
+			return;
+		}
+	auto gone = [&] {
+		for (auto &k : kids)
+			if (k->gone())
+				return true;
+		return false;
+	};
+	for (auto _ : state) {
+		int rc = serve_one(worker.get(), nullptr, gone);
+		if (rc) {
+			state.SkipWithError(rc > 0 ? "a producer process failed" : zr_strerror(rc));
+			break;
+		}
+	}
+	state.SetItemsProcessed((int64_t)state.iterations());
+	for (auto &k : kids)
+		// relaxed: a flag; the producers look at it between waits
+		k->ctl()->stop.store(1, std::memory_order_relaxed);
+	// complete what they still wait for, so they stop promptly
+	zr_claim c;
+	while (zr_job_claim(worker.get(), &c) == 1)
+		if (zr_job_complete(worker.get(), &c, ZR_PAYLOAD_NULL, 0) != 0)
+			break; // the producers then stop at their next slice
 }
 
 // ---- registration ---------------------------------------------------------
 
+// 1e6 round trips for a 64-byte job; bigger payloads take longer only when
+// something copies, but the allocator's big classes cost more: fewer.
+int64_t job_rt_iters(size_t size)
+{
+	return rt_iterations(size <= 4096 ? 1000000 : size <= 65536 ? 300000 : 100000);
+}
+
 void register_all()
 {
-	benchmark::RegisterBenchmark("BM_job_cycle_1thread", bm_job_cycle)
+	benchmark::RegisterBenchmark("job_cycle/impl:zring_job", bm_job_cycle)
 		->ArgName("shared")
 		->Arg(0)
 		->Arg(1);
-	benchmark::RegisterBenchmark("BM_baseline_ring_mpmc_1thread", bm_baseline_ring_1thread);
-	benchmark::RegisterBenchmark("BM_baseline_alloc_ring_1thread",
+	benchmark::RegisterBenchmark("job_cycle/impl:zring_mpmc", bm_baseline_ring_1thread);
+	benchmark::RegisterBenchmark("job_cycle/impl:zring_alloc_mpmc",
 				     bm_baseline_alloc_ring_1thread);
-	for (bool futex : {true, false}) {
-		std::string w = futex ? "futex" : "poll";
-		benchmark::RegisterBenchmark(("BM_job_roundtrip/wait:" + w).c_str(),
+	for (bool futex : {true, false})
+		benchmark::RegisterBenchmark(futex ? "mt_rt/impl:zring_job/wait:futex"
+						   : "mt_rt/impl:zring_job/wait:poll",
 					     bm_job_roundtrip, futex)
 			->Threads(2)
 			->UseRealTime();
-	}
-	benchmark::RegisterBenchmark("BM_baseline_pingpong", bm_baseline_pingpong)
+	benchmark::RegisterBenchmark("mt_rt/impl:pingpong", bm_baseline_pingpong)
 		->Threads(2)
 		->UseRealTime();
-	benchmark::RegisterBenchmark("BM_baseline_ring_mpmc_roundtrip", bm_baseline_ring_roundtrip)
+	benchmark::RegisterBenchmark("mt_rt/impl:zring_mpmc", bm_baseline_ring_roundtrip)
 		->Threads(2)
 		->UseRealTime();
-	for (bool futex : {true, false}) {
-		std::string w = futex ? "futex" : "poll";
-		benchmark::RegisterBenchmark(("BM_xproc_job_roundtrip/wait:" + w).c_str(),
-					     bm_xproc_job_roundtrip, futex)
+
+	benchmark::RegisterBenchmark("rt/impl:pingpong/size:8", bm_xproc_pingpong)
+		->Iterations(rt_iterations(1000000))
+		->UseRealTime();
+	benchmark::RegisterBenchmark("rt/impl:zring_mpmc/size:8", bm_xproc_ring_roundtrip)
+		->Iterations(rt_iterations(1000000))
+		->UseRealTime();
+	for (size_t s : kSizes)
+		benchmark::RegisterBenchmark("rt/impl:zring_job", bm_xproc_job_roundtrip,
+					     kDefaultWait)
+			->ArgName("size")
+			->Arg((int64_t)s)
+			->Iterations(job_rt_iters(s))
 			->UseRealTime();
-	}
-	benchmark::RegisterBenchmark("BM_xproc_baseline_pingpong", bm_xproc_pingpong)
+	benchmark::RegisterBenchmark("wake/impl:zring_job_spin", bm_xproc_job_roundtrip,
+				     Wait{false, ZR_WAIT_SPIN})
+		->ArgName("size")
+		->Arg((int64_t)kSmall)
+		->Iterations(rt_iterations(1000000))
 		->UseRealTime();
-	benchmark::RegisterBenchmark("BM_xproc_baseline_ring_mpmc_roundtrip",
-				     bm_xproc_ring_roundtrip)
+	benchmark::RegisterBenchmark("wake/impl:zring_job_futex", bm_xproc_job_roundtrip,
+				     Wait{true, ZR_WAIT_FUTEX})
+		->ArgName("size")
+		->Arg((int64_t)kSmall)
+		->Iterations(rt_iterations(50000))
 		->UseRealTime();
-	for (auto *b : {benchmark::RegisterBenchmark("BM_xproc_job_stream", bm_xproc_job_stream),
-			benchmark::RegisterBenchmark("BM_xproc_baseline_ring_mpmc_stream",
-						     bm_xproc_ring_stream)})
-		b->ArgName("window")->Arg(16)->Arg((int64_t)kMaxWindow)->UseRealTime();
+
+	for (size_t s : kSizes)
+		benchmark::RegisterBenchmark("stream/impl:zring_job", bm_xproc_job_stream)
+			->ArgNames({"size", "window"})
+			->Args({(int64_t)s, 16})
+			->UseRealTime();
+	benchmark::RegisterBenchmark("stream/impl:zring_job", bm_xproc_job_stream)
+		->ArgNames({"size", "window"})
+		->Args({(int64_t)kSmall, (int64_t)kMaxWindow})
+		->UseRealTime();
+	benchmark::RegisterBenchmark("stream/impl:zring_mpmc", bm_xproc_ring_stream)
+		->ArgNames({"size", "window"})
+		->Args({8, 16})
+		->Args({8, (int64_t)kMaxWindow})
+		->UseRealTime();
+	benchmark::RegisterBenchmark("producers/impl:zring_job", bm_xproc_job_producers)
+		->ArgName("producers")
+		->DenseRange(1, 3)
+		->UseRealTime();
 }
 
 void add_job_context()
 {
 	add_context("thread 0 / parent on cpu " + std::to_string(cpus.cpu[0]) +
-		    ", thread 1 / worker process on cpu " + std::to_string(cpus.cpu[1]));
-	benchmark::AddCustomContext("payload_bytes", std::to_string(kPayload));
+		    ", thread 1 / child processes on cpu " + std::to_string(cpus.cpu[1]));
 }
 
 } // namespace
@@ -744,5 +774,6 @@ int main(int argc, char **argv)
 		zr_ring_close(e->prod);
 		zr_ring_close(e->cons);
 	}
-	return zr_arena_close(g.arena) == 0 && !g_abort.load() ? 0 : 1;
+	// relaxed: every benchmark thread has been joined
+	return zr_arena_close(g.arena) == 0 && !g_abort.load(std::memory_order_relaxed) ? 0 : 1;
 }
