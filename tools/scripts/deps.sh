@@ -3,7 +3,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format llvm libclang-rt-14-dev
       codespell
-      liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev)
+      liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev
+      # the benchmark suite's peers and its plot (bench/README.md); the
+      # suite reports a peer as skipped when its package is missing
+      libdpdk-dev libck-dev libboost-dev libiceoryx-posh-dev iceoryx python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
