@@ -158,7 +158,8 @@ void zr_ring_stat(const zr_ring *r, zr_ring_stats *out)
 	memset(out, 0, sizeof(*out));
 	/* relaxed throughout: counters read for display, not to synchronise */
 	out->full = atomic_load_explicit(&h->a_full, memory_order_relaxed);
-	out->empty = atomic_load_explicit(&h->a_empty, memory_order_relaxed);
+	out->empty = atomic_load_explicit(&h->a_empty, memory_order_relaxed) +
+		     atomic_load_explicit(&r->empty_batch, memory_order_relaxed);
 	out->waits = atomic_load_explicit(&h->a_waits, memory_order_relaxed);
 	out->wakes = atomic_load_explicit(&h->a_wakes, memory_order_relaxed);
 	out->drops = atomic_load_explicit(&h->a_drops, memory_order_relaxed);

@@ -19,9 +19,10 @@ struct zr_ring {
 	uint32_t capacity;
 	uint32_t mask;
 	uint32_t wait_mode;
-	uint32_t self;	      /* this process's owner id (0 when read-only) */
-	uint64_t cached_head; /* SPSC producer's last view of a_head */
-	uint64_t cached_tail; /* SPSC consumer's last view of a_tail */
+	uint32_t self;		      /* this process's owner id (0 when read-only) */
+	uint64_t cached_head;	      /* SPSC producer's last view of a_head */
+	uint64_t cached_tail;	      /* SPSC consumer's last view of a_tail */
+	_Atomic uint32_t empty_batch; /* empty polls not yet added to a_empty */
 	zri_alive_fn alive;
 	const void *alive_ctx;
 	struct zri_inbox *inbox; /* set for the levels of an inbox: wake its sleepers */
@@ -30,6 +31,29 @@ struct zr_ring {
 	bool (*keep_taken)(const void *ctx, uint64_t value);
 	const void *keep_ctx;
 };
+
+/* Empty polls are counted in the handle and added to the shared a_empty
+ * ZRI_EMPTY_BATCH at a time: a consumer spinning on empty levels would
+ * otherwise pay a locked add on every poll (a third of an empty inbox
+ * poll). The shared count lags by less than a batch per handle, and the
+ * last partial batch of a closed handle is not added. */
+#define ZRI_EMPTY_BATCH 64u
+
+static inline void zri_count_empty(struct zr_ring *r)
+{
+	/* relaxed load and store, no RMW: threads sharing a handle may lose a
+	 * count now and then; statistics only */
+	uint32_t n = atomic_load_explicit(&r->empty_batch, memory_order_relaxed) + 1;
+	if (n < ZRI_EMPTY_BATCH) {
+		/* relaxed: as above */
+		atomic_store_explicit(&r->empty_batch, n, memory_order_relaxed);
+		return;
+	}
+	/* relaxed: as above */
+	atomic_store_explicit(&r->empty_batch, 0, memory_order_relaxed);
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(&r->hdr->a_empty, n, memory_order_relaxed);
+}
 
 /* Bytes a ring of this kind and capacity takes (header + slots). */
 uint64_t zri_ring_bytes(uint32_t kind, uint32_t capacity);

@@ -223,8 +223,7 @@ int zri_mpmc_take(struct zr_ring *r, uint64_t *out, uint64_t *ticket)
 		*ticket = hd;
 		return 1;
 	}
-	/* relaxed: statistics only */
-	atomic_fetch_add_explicit(&h->a_empty, 1, memory_order_relaxed);
+	zri_count_empty(r);
 	return rc;
 }
 

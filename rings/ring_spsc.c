@@ -50,8 +50,7 @@ bool zri_spsc_dequeue(struct zr_ring *r, uint64_t *out)
 		/* A1: pairs with R1 in zri_spsc_enqueue(); slots < tail are written */
 		r->cached_tail = atomic_load_explicit(&h->a_tail, memory_order_acquire);
 		if ((int64_t)(r->cached_tail - hd) <= 0) {
-			/* relaxed: statistics only */
-			atomic_fetch_add_explicit(&h->a_empty, 1, memory_order_relaxed);
+			zri_count_empty(r);
 			return false;
 		}
 	}

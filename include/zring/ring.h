@@ -48,7 +48,8 @@ typedef struct zr_ring_stats {
 	uint64_t enqueued;   /* entries published */
 	uint64_t dequeued;   /* entries handed to consumers */
 	uint64_t full;	     /* enqueue attempts that found the ring full */
-	uint64_t empty;	     /* dequeue attempts that found it empty */
+	uint64_t empty;	     /* dequeue attempts that found it empty (counted in batches
+			      * of 64 per handle: the shared count lags a little) */
 	uint64_t waits;	     /* sleeps on the futex */
 	uint64_t wakes;	     /* wake system calls made by producers */
 	uint64_t drops;	     /* entries of producers that died mid-enqueue, dropped */
