@@ -158,12 +158,13 @@ void zr_ring_stat(const zr_ring *r, zr_ring_stats *out)
 	memset(out, 0, sizeof(*out));
 	/* relaxed throughout: counters read for display, not to synchronise */
 	out->full = atomic_load_explicit(&h->a_full, memory_order_relaxed);
-	out->empty = atomic_load_explicit(&h->a_empty, memory_order_relaxed) +
-		     atomic_load_explicit(&r->empty_batch, memory_order_relaxed);
+	out->empty = atomic_load_explicit(&h->a_empty, memory_order_relaxed);
 	out->waits = atomic_load_explicit(&h->a_waits, memory_order_relaxed);
 	out->wakes = atomic_load_explicit(&h->a_wakes, memory_order_relaxed);
 	out->drops = atomic_load_explicit(&h->a_drops, memory_order_relaxed);
 	out->redelivers = atomic_load_explicit(&h->a_redelivers, memory_order_relaxed);
+	/* relaxed: this handle's empty polls not yet added (zri_count_empty) */
+	out->empty += atomic_load_explicit(&r->empty_batch, memory_order_relaxed);
 	/* relaxed: a snapshot of the indices for display */
 	uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
 	uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
