@@ -2,7 +2,7 @@
 // run as everything else (names: bench/README.md).
 //
 //   rt/impl:pingpong/size:8           one cache line each way: the physical floor
-//   wake/impl:futex_pingpong/size:8   the same, each side asleep on a futex
+//   wake/impl:futex_pingpong          the same, each side asleep on a futex
 //   copy/impl:memcpy/size:N           one memcpy of N bytes, warm buffers
 //   rt/impl:pipe/size:N               N bytes down a pipe, 8 back; blocking reads
 //   rt/impl:pipe_spin/size:N          the same with non-blocking reads polled
@@ -334,7 +334,7 @@ void register_all()
 	benchmark::RegisterBenchmark("rt/impl:pingpong/size:8", bm_xproc_pingpong)
 		->Iterations(rt_iterations(1000000))
 		->UseRealTime();
-	benchmark::RegisterBenchmark("wake/impl:futex_pingpong/size:8", bm_futex_pingpong)
+	benchmark::RegisterBenchmark("wake/impl:futex_pingpong", bm_futex_pingpong)
 		->Iterations(rt_iterations(50000))
 		->UseRealTime();
 	for (size_t s : kSizes)

@@ -74,12 +74,14 @@ ZRING_FOR = {
     "rte_ring_sp": "zring_spsc", "ck_ring_spsc": "zring_spsc",
     "boost_spsc_queue": "zring_spsc",
     "iceoryx": "zring_job", "pipe": "zring_job", "unix_socket": "zring_job",
-    "malloc": "zring_slab",
+    "pipe_spin": "zring_job", "unix_socket_spin": "zring_job",
+    "futex_pingpong": "zring_job_futex", "malloc": "zring_slab",
 }
 # Parameters that must agree for two rows to be compared (same shape of work).
 SHAPE_PARAMS = ("size", "burst", "window", "producers", "threads")
 
-BOUNDS = ("pingpong", "memcpy", "pipe", "unix_socket", "malloc")
+BOUNDS = ("pingpong", "memcpy", "pipe", "unix_socket", "pipe_spin", "unix_socket_spin",
+          "futex_pingpong", "malloc")
 PEERS = ("rte_ring_sp", "rte_ring_mp", "ck_ring_spsc", "ck_ring_mpmc",
          "boost_spsc_queue", "boost_queue", "iceoryx")
 
@@ -308,8 +310,10 @@ def row_order(result):
     return (param_key(result.params), impl_rank(result.impl), result.program)
 
 
-def shape(params):
-    return tuple(params.get(k) for k in SHAPE_PARAMS)
+def same_shape(a, b):
+    """Parameters of the shape agree where both rows have them: a pipe's
+    stream has no window (the kernel buffers), zring's has one."""
+    return all(a[k] == b[k] for k in SHAPE_PARAMS if k in a and k in b)
 
 
 def p50_ns(result):
@@ -374,8 +378,8 @@ class Suite:
         if not target:
             return None
         rows = [r for r in self.group(result.group)
-                if r.impl == target and shape(r.params) == shape(result.params)]
-        rows.sort(key=lambda r: (r.program != result.program, r.params != result.params,
+                if r.impl == target and same_shape(r.params, result.params)]
+        rows.sort(key=lambda r: (r.params != result.params, r.program != result.program,
                                  r.program, param_key(r.params)))
         return rows[0] if rows else None
 

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$smoke" = 1 ] && export ZR_BENCH_RT_ITERS="${ZR_BENCH_RT_ITERS:-200}"
-programs=(bench_rings bench_job bench_bounds bench_iceoryx bench_slab)
+programs=(${ZR_BENCH_PROGRAMS:-bench_rings bench_job bench_bounds bench_iceoryx bench_slab})
 mkdir -p "$out/raw"
 files=(); failed=()
 for p in "${programs[@]}"; do
@@ -43,7 +43,13 @@ for p in "${programs[@]}"; do
 done
 cmd="bench/run.sh $build $out --repetitions $reps --min-time $min_time${filter:+ --filter $filter}"
 [ "$smoke" = 1 ] && cmd="bench/run.sh $build $out --smoke"
-python3 "$here/report.py" --out "$out" --command "${ZR_BENCH_COMMAND:-$cmd}" "${files[@]}"
+# report.py's first line names Debian's python3, which has python3-matplotlib
+"$here/report.py" --out "$out" --command "${ZR_BENCH_COMMAND:-$cmd}" "${files[@]}"
+if [ "$smoke" = 1 ]; then
+  for f in results.json results.md latency.png; do
+    [ -s "$out/$f" ] || { echo "run.sh: $out/$f was not written" >&2; failed+=("report"); }
+  done
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "run.sh: these programs failed (their errors are in the report): ${failed[*]}" >&2
   exit 1
