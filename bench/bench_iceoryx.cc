@@ -167,6 +167,8 @@ class Roudi
       public:
 	// Null once RouDi serves; else why the iceoryx benchmarks cannot run.
 	const char *start();
+	// False once RouDi has died; its files are removed then.
+	bool alive();
 	void stop();
 
       private:
@@ -247,6 +249,17 @@ bool Roudi::wait_ready()
 			return true;
 		usleep(1000);
 	}
+	return false;
+}
+
+bool Roudi::alive()
+{
+	int status;
+	if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_)
+		return pid_ > 0;
+	pid_ = -1;
+	std::fprintf(stderr, "bench_iceoryx: iox-roudi died:\n%s\n", log().c_str());
+	remove_leftovers();
 	return false;
 }
 
@@ -457,12 +470,12 @@ int child_main(int argc, char **argv)
 
 // RouDi and this process's runtime, once for the run. Called before the
 // benchmark thread pins itself: RouDi and the runtime's threads inherit the
-// caller's CPU mask.
+// caller's CPU mask. Without RouDi, making a publisher would abort.
 const char *iceoryx_up()
 {
 	static bool up = false;
 	if (up)
-		return nullptr;
+		return g_roudi.alive() ? nullptr : "iox-roudi died";
 	if (const char *why = g_roudi.start())
 		return why;
 	init_runtime(kRunPrefix + std::to_string(getpid()));
