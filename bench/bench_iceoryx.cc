@@ -14,8 +14,9 @@
 // checks both stamps and the chunk's payload size, releases it and publishes
 // the number back in an 8-byte chunk, which the parent checks. The body of
 // a chunk is written once, the first time the parent is loaned that chunk:
-// iceoryx hands out chunks from a pool (in a ping-pong the same one or two),
-// and untimed warm-up round trips meet them first.
+// iceoryx hands out chunks from a pool (in this ping-pong it reloans the one
+// chunk the child has just released), and untimed warm-up round trips meet
+// them first, so no body is written in the timed window.
 //
 // Processes. iceoryx's runtime is a per-process singleton that registers
 // with the RouDi daemon by name; a forked copy of an initialised runtime is
@@ -29,14 +30,17 @@
 // publisher goes away, or with the parent (PR_SET_PDEATHSIG survives exec).
 //
 // RouDi. On the first iceoryx benchmark the program starts its own iox-roudi
-// (the path found at configure time, else the first on PATH) with a config
-// written to a temporary file (see kRoudiConfig), waits for "RouDi is ready
-// for clients" in its log, and stops it with SIGTERM at exit, after the
-// parent's runtime has unregistered (atexit runs in reverse order). It dies
-// with this program (PR_SET_PDEATHSIG), and if it does not exit cleanly its
-// shared memory and /tmp files are removed here. If another RouDi is running
-// (its lock is held), the iceoryx benchmarks are skipped and it is left
-// alone: its mempools and its other clients would be measured too.
+// (the path found at configure time, else the first on PATH) with its own
+// mempools (kRoudiConfig), waits for "RouDi is ready for clients" in its
+// output, and stops it with SIGTERM at exit, after the parent's runtime has
+// unregistered (atexit runs in reverse order; a RouDi that stops first
+// SIGTERMs its registered clients). It gets SIGTERM when this program dies
+// (PR_SET_PDEATHSIG) and then removes its own files; if it dies or does not
+// exit cleanly, its shared memory and /tmp files are removed here and the
+// iceoryx benchmarks still to run fail (without RouDi iceoryx aborts). If
+// another RouDi is running (its lock is held), the iceoryx benchmarks are
+// skipped and it is left alone: its mempools and its other clients would be
+// measured too, and stopping it is not ours to do.
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
