@@ -585,7 +585,7 @@ void bm_iceoryx(benchmark::State &state, size_t n, bool sleep)
 	for (int i = 0; i < kWarmup && !child.error(); i++)
 		if (!one())
 			return fail(state, "warm-up round trip failed");
-	timed_round_trips(state, child, 0, one);
+	timed_round_trips(state, child, n, one); // bytes/s as bench_bounds gives its rt sizes
 	g_failed = g_failed || state.error_occurred();
 	(void)send(l.out, n, kStop, &bodies);
 }
