@@ -371,12 +371,8 @@ void register_all()
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run("bench_bounds", argc, argv))
+	if (!start("bench_bounds", &argc, argv))
 		return 1;
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	find_cpus();
 	add_context("parent on cpu " + std::to_string(cpus.cpu[0]) + ", child process on cpu " +
 		    std::to_string(cpus.cpu[1]));
 	register_all();

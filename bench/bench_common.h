@@ -250,6 +250,20 @@ inline bool allowed_to_run(const char *program, int argc, char **argv)
 	return false;
 }
 
+// The start of every program's main(): refuse a Debug or sanitized build
+// (see allowed_to_run), let the library take its flags, reject any other,
+// and find the CPUs to pin to. False: exit 1.
+inline bool start(const char *program, int *argc, char **argv)
+{
+	if (!allowed_to_run(program, *argc, argv))
+		return false;
+	benchmark::Initialize(argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(*argc, argv))
+		return false;
+	find_cpus();
+	return true;
+}
+
 // What was measured and how: recorded in every report.
 inline void add_context(const std::string &placement)
 {

@@ -636,12 +636,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && std::strcmp(argv[1], kChildFlag) == 0)
 		return child_main(argc, argv);
 #endif
-	if (!allowed_to_run("bench_iceoryx", argc, argv))
+	if (!start("bench_iceoryx", &argc, argv))
 		return 1;
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	find_cpus();
 	add_iceoryx_context();
 	register_all();
 	benchmark::RunSpecifiedBenchmarks();

@@ -46,7 +46,6 @@ constexpr size_t kXprocArena = (size_t)128 << 20; // a window of 1 MiB payloads 
 struct Globals {
 	zr_arena *arena = nullptr; // in-process benchmarks; its name is removed at once
 	Ends single, ping, pong;   // MPMC rings
-	unsigned arenas = 0;	   // arenas made for worker processes, for unique names
 } g;
 
 // Set when one thread of a two-thread job benchmark fails: the other stops
@@ -333,78 +332,14 @@ void bm_baseline_ring_roundtrip(benchmark::State &state)
 
 // ---- two processes ---------------------------------------------------------
 
-// An arena for one cross-process run, created here under a unique name with
-// two MPMC rings "x-ping" and "x-pong"; the child opens it by name. The name
-// is removed once the children have attached (or at once on failure), so
-// none outlives the run.
-class XArena
-{
-      public:
-	XArena()
-	{
-		std::snprintf(name_, sizeof(name_), "zring-bench-job-%d-%u", (int)getpid(),
-			      g.arenas++);
-		zr_arena_config cfg;
-		zr_arena_config_init(&cfg, kXprocArena);
-		zr_diag d{};
-		if (zr_arena_create(name_, &cfg, &a_, &d) != 0) {
-			std::fprintf(stderr, "zr_arena_create(%s): %s\n", name_, d.msg);
-			return;
-		}
-		Ends ping, pong;
-		bool ok = make_ring(a_, "x-ping", ZR_RING_MPMC, &ping) == 0 &&
-			  make_ring(a_, "x-pong", ZR_RING_MPMC, &pong) == 0;
-		for (Ends *e : {&ping, &pong}) {
-			zr_ring_close(e->prod);
-			zr_ring_close(e->cons);
-		}
-		if (!ok) {
-			zr_arena_close(a_);
-			a_ = nullptr;
-		}
-	}
-	~XArena()
-	{
-		unlink();
-		if (a_)
-			zr_arena_close(a_);
-	}
-	XArena(const XArena &) = delete;
-	XArena &operator=(const XArena &) = delete;
-	zr_arena *get() const
-	{
-		return a_;
-	}
-	const char *name() const
-	{
-		return name_;
-	}
-	void unlink()
-	{
-		if (!unlinked_ && zr_arena_unlink(name_) != 0 && a_)
-			std::fprintf(stderr, "bench_job: %s left in /dev/shm\n", name_);
-		unlinked_ = true;
-	}
+constexpr const char *kPing = NamedArena::ring(0); // parent -> child
+constexpr const char *kPong = NamedArena::ring(1); // child -> parent
 
-      private:
-	char name_[64];
-	zr_arena *a_ = nullptr;
-	bool unlinked_ = false;
-};
-
-// In a child: attach to the arena by name, run `serve(a)`, detach.
-template <class Serve> int attached(const char *name, Serve serve)
+// An arena for one cross-process run with its two MPMC rings; the child
+// opens it by name.
+bool make_xarena(NamedArena *xa)
 {
-	zr_arena *a = nullptr;
-	zr_diag d{};
-	int rc = zr_arena_open(name, 0, &a, &d);
-	if (rc) {
-		std::fprintf(stderr, "child: zr_arena_open(%s): %s: %s\n", name, zr_strerror(rc),
-			     d.msg);
-		return 1;
-	}
-	rc = serve(a);
-	return zr_arena_close(a) == 0 ? rc : 1;
+	return xa->create("zring-bench-job", kXprocArena, ZR_RING_MPMC, 2) == 0;
 }
 
 // The worker: one agent with the given wait mode serving until stopped.
@@ -431,11 +366,11 @@ int worker_body(const char *name, uint32_t wait, bool whole, Control *ctl)
 	});
 }
 
-// Echo every entry of x-ping back on x-pong.
+// Echo every entry of kPing back on kPong.
 int ring_echo_body(const char *name, Control *ctl)
 {
 	return attached(name, [&](zr_arena *a) {
-		Local in(a, "x-ping"), out(a, "x-pong");
+		Local in(a, kPing), out(a, kPong);
 		if (!in.get() || !out.get())
 			return 1;
 		// release: readiness; the rings were made before the fork
@@ -465,8 +400,8 @@ void bm_xproc_job_roundtrip(benchmark::State &state, Wait w)
 {
 	size_t n = (size_t)state.range(0);
 	Pin pin(0);
-	XArena xa;
-	if (!xa.get()) {
+	NamedArena xa;
+	if (!make_xarena(&xa)) {
 		state.SkipWithError("arena setup failed");
 		return;
 	}
@@ -492,15 +427,15 @@ void bm_xproc_job_roundtrip(benchmark::State &state, Wait w)
 void bm_xproc_ring_roundtrip(benchmark::State &state)
 {
 	Pin pin(0);
-	XArena xa;
-	if (!xa.get()) {
+	NamedArena xa;
+	if (!make_xarena(&xa)) {
 		state.SkipWithError("arena setup failed");
 		return;
 	}
 	const char *name = xa.name();
 	Child child(0, [&](Control *ctl, void *) { return ring_echo_body(name, ctl); });
 	xa.unlink();
-	Local out(xa.get(), "x-ping"), in(xa.get(), "x-pong");
+	Local out(xa.get(), kPing), in(xa.get(), kPong);
 	uint64_t v = 0, back = 0;
 	timed_round_trips(state, child, 0, [&] {
 		if (!out.get() || !in.get() || !zr_ring_enqueue(out.get(), ++v))
@@ -518,8 +453,8 @@ void bm_xproc_job_stream(benchmark::State &state)
 	size_t n = (size_t)state.range(0);
 	unsigned window = (unsigned)state.range(1);
 	Pin pin(0);
-	XArena xa;
-	if (!xa.get()) {
+	NamedArena xa;
+	if (!make_xarena(&xa)) {
 		state.SkipWithError("arena setup failed");
 		return;
 	}
@@ -560,15 +495,15 @@ void bm_xproc_ring_stream(benchmark::State &state)
 {
 	unsigned window = (unsigned)state.range(1);
 	Pin pin(0);
-	XArena xa;
-	if (!xa.get()) {
+	NamedArena xa;
+	if (!make_xarena(&xa)) {
 		state.SkipWithError("arena setup failed");
 		return;
 	}
 	const char *name = xa.name();
 	Child child(0, [&](Control *ctl, void *) { return ring_echo_body(name, ctl); });
 	xa.unlink();
-	Local out(xa.get(), "x-ping"), in(xa.get(), "x-pong");
+	Local out(xa.get(), kPing), in(xa.get(), kPong);
 	if (child.error() || !out.get() || !in.get()) {
 		state.SkipWithError(child.error() ? child.error() : "zr_ring_open failed");
 		return;
@@ -604,9 +539,10 @@ void bm_xproc_job_producers(benchmark::State &state)
 	unsigned producers = (unsigned)state.range(0);
 	constexpr unsigned kWindow = 16;
 	Pin pin(0);
-	XArena xa;
+	NamedArena xa;
+	bool made = make_xarena(&xa);
 	Agent worker(xa.get(), "x-worker");
-	if (!xa.get() || !worker.get()) {
+	if (!made || !worker.get()) {
 		state.SkipWithError("arena or agent setup failed");
 		return;
 	}
@@ -757,12 +693,8 @@ void add_job_context()
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run("bench_job", argc, argv))
+	if (!start("bench_job", &argc, argv))
 		return 1;
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	find_cpus();
 	if (setup_arena() != 0)
 		return 1;
 	add_job_context();

@@ -283,82 +283,6 @@ template <class R> void bm_mt_rt(benchmark::State &state)
 
 // ---- two or more processes ------------------------------------------------
 
-// A zring arena for one cross-process run, as bench_job's Peer makes it:
-// the parent creates it and its rings "x0", "x1".. before forking, each
-// child opens it by name, and the name is removed once the children are
-// attached (at the latest when the run ends), so none outlives the run.
-class NamedArena
-{
-      public:
-	int create(uint32_t kind, unsigned rings)
-	{
-		static unsigned made;
-		std::snprintf(name_, sizeof(name_), "zring-bench-rings-%d-%u", (int)getpid(),
-			      made++);
-		zr_arena_config cfg;
-		zr_arena_config_init(&cfg, (size_t)16 << 20);
-		zr_diag d{};
-		int rc = zr_arena_create(name_, &cfg, &a_, &d);
-		if (rc) {
-			std::fprintf(stderr, "zr_arena_create(%s): %s: %s\n", name_,
-				     zr_strerror(rc), d.msg);
-			return rc;
-		}
-		linked_ = true;
-		zr_ring_config cfg_r = {kind, kRingCap, ZR_WAIT_SPIN};
-		for (unsigned i = 0; i < rings && rc == 0; i++) {
-			zr_ring *r;
-			if ((rc = zr_ring_create(a_, ring(i), &cfg_r, &r)) == 0)
-				zr_ring_close(r);
-		}
-		return rc;
-	}
-	~NamedArena()
-	{
-		unlink();
-		zr_arena_close(a_);
-	}
-	void unlink()
-	{
-		if (linked_ && zr_arena_unlink(name_) != 0)
-			std::fprintf(stderr, "bench_rings: %s left in /dev/shm\n", name_);
-		linked_ = false;
-	}
-	const char *name() const
-	{
-		return name_;
-	}
-	zr_arena *get() const
-	{
-		return a_;
-	}
-	static const char *ring(unsigned i)
-	{
-		static const char *const names[] = {"x0", "x1"};
-		return names[i];
-	}
-
-      private:
-	char name_[64] = "";
-	zr_arena *a_ = nullptr;
-	bool linked_ = false;
-};
-
-// In a child: attach to the parent's arena by name and run body(arena).
-template <class Body> int with_arena(const char *name, Body body)
-{
-	zr_arena *a = nullptr;
-	zr_diag d{};
-	int rc = zr_arena_open(name, 0, &a, &d);
-	if (rc) {
-		std::fprintf(stderr, "child: zr_arena_open(%s): %s: %s\n", name, zr_strerror(rc),
-			     d.msg);
-		return 1;
-	}
-	rc = body(a);
-	return zr_arena_close(a) == 0 ? rc : 1;
-}
-
 // The child's half of a round trip: echo each entry of ping on pong,
 // checking it is the next count.
 template <class R> int echo(Control *ctl, Where ping, Where pong)
@@ -394,14 +318,14 @@ template <class R> void bm_rt(benchmark::State &state)
 	NamedArena na;
 	size_t stride = round64(R::bytes());
 	if constexpr (R::kArena) {
-		if (na.create(R::kKind, 2) != 0) {
+		if (na.create("zring-bench-rings", (size_t)16 << 20, R::kKind, 2) != 0) {
 			state.SkipWithError("zr_arena_create failed");
 			return;
 		}
 	}
 	Child child(2 * stride, [&](Control *ctl, void *shared) {
 		if constexpr (R::kArena) {
-			return with_arena(na.name(), [&](zr_arena *a) {
+			return attached(na.name(), [&](zr_arena *a) {
 				return echo<R>(ctl, in_arena(a, na.ring(0)),
 					       in_arena(a, na.ring(1)));
 			});
@@ -533,7 +457,7 @@ template <class R> void bm_producers(benchmark::State &state)
 	Where w = mem_at(region.get(), 64);
 	int rc;
 	if constexpr (R::kArena) {
-		rc = na.create(R::kKind, 1);
+		rc = na.create("zring-bench-rings", (size_t)16 << 20, R::kKind, 1);
 		w = in_arena(na.get(), na.ring(0));
 	} else {
 		rc = R::create(w);
@@ -546,7 +470,7 @@ template <class R> void bm_producers(benchmark::State &state)
 	for (uint64_t id = 0; id < n; id++) {
 		team.kids.push_back(std::make_unique<Child>(0, [&, id](Control *ctl, void *) {
 			if constexpr (R::kArena) {
-				return with_arena(na.name(), [&](zr_arena *a) {
+				return attached(na.name(), [&](zr_arena *a) {
 					return produce<R>(ctl, go, in_arena(a, na.ring(0)), id);
 				});
 			} else {
@@ -723,12 +647,8 @@ void add_rings_context()
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run("bench_rings", argc, argv) || !parse_rt_iters(&argc, argv))
+	if (!parse_rt_iters(&argc, argv) || !start("bench_rings", &argc, argv))
 		return 1;
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	find_cpus();
 	if (make_homes(All{}) != 0)
 		return 1;
 	add_rings_context();

@@ -178,12 +178,8 @@ void register_all()
 
 int main(int argc, char **argv)
 {
-	if (!allowed_to_run("bench_slab", argc, argv))
+	if (!start("bench_slab", &argc, argv))
 		return 1;
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	find_cpus();
 	if (setup_arena() != 0)
 		return 1;
 	add_context("threads pinned to cpu " + std::to_string(cpus.cpu[0]) + " and cpu " +

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <new>
 #include <vector>
@@ -157,6 +158,87 @@ inline int64_t rt_iterations(int64_t wanted)
 	const char *cap = std::getenv("ZR_BENCH_RT_ITERS");
 	long long n = cap ? std::atoll(cap) : 0;
 	return n > 0 && n < wanted ? (int64_t)n : wanted;
+}
+
+// An arena for one cross-process run, made by the parent under a unique
+// name "<prefix>-<pid>-<n>" with `rings` rings (at most two) of kRingCap
+// entries, named ring(0), ring(1); children attach by name (attached()).
+// The name is removed by unlink() once they have attached, or at the
+// latest when the object goes, so none outlives the run.
+class NamedArena
+{
+      public:
+	NamedArena() = default;
+	NamedArena(const NamedArena &) = delete;
+	NamedArena &operator=(const NamedArena &) = delete;
+	~NamedArena()
+	{
+		unlink();
+		if (a_)
+			zr_arena_close(a_);
+	}
+	int create(const char *prefix, size_t bytes, uint32_t kind, unsigned rings)
+	{
+		static unsigned made;
+		std::snprintf(name_, sizeof(name_), "%s-%d-%u", prefix, (int)getpid(), made++);
+		zr_arena_config cfg;
+		zr_arena_config_init(&cfg, bytes);
+		zr_diag d{};
+		int rc = zr_arena_create(name_, &cfg, &a_, &d);
+		if (rc) {
+			std::fprintf(stderr, "zr_arena_create(%s): %s: %s\n", name_,
+				     zr_strerror(rc), d.msg);
+			a_ = nullptr;
+			return rc;
+		}
+		linked_ = true;
+		zr_ring_config rcfg = {kind, kRingCap, ZR_WAIT_SPIN};
+		for (unsigned i = 0; i < rings && rc == 0; i++) {
+			zr_ring *r;
+			rc = i < 2 ? zr_ring_create(a_, ring(i), &rcfg, &r) : -EINVAL;
+			if (rc == 0)
+				zr_ring_close(r);
+		}
+		return rc;
+	}
+	void unlink()
+	{
+		if (linked_ && zr_arena_unlink(name_) != 0)
+			std::fprintf(stderr, "%s left in /dev/shm\n", name_);
+		linked_ = false;
+	}
+	const char *name() const
+	{
+		return name_;
+	}
+	zr_arena *get() const
+	{
+		return a_;
+	}
+	static constexpr const char *ring(unsigned i)
+	{
+		return i == 0 ? "x0" : "x1";
+	}
+
+      private:
+	char name_[64] = "";
+	zr_arena *a_ = nullptr;
+	bool linked_ = false;
+};
+
+// In a child: attach to the parent's arena by name, run body(arena), detach.
+template <class Body> int attached(const char *name, Body body)
+{
+	zr_arena *a = nullptr;
+	zr_diag d{};
+	int rc = zr_arena_open(name, 0, &a, &d);
+	if (rc) {
+		std::fprintf(stderr, "child: zr_arena_open(%s): %s: %s\n", name, zr_strerror(rc),
+			     d.msg);
+		return 1;
+	}
+	rc = body(a);
+	return zr_arena_close(a) == 0 ? rc : 1;
 }
 
 // Busy-wait for `done()`; false when the child has gone meanwhile.
