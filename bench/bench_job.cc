@@ -91,42 +91,6 @@ int setup_arena()
 
 // ---- the job path, both ends --------------------------------------------------
 
-// The payload protocol of bench/README.md: a sequence number in the first
-// and the last 8 bytes, written in place; the body is left as it is.
-void stamp(void *p, size_t n, uint64_t seq)
-{
-	std::memcpy(p, &seq, 8);
-	std::memcpy(static_cast<char *>(p) + n - 8, &seq, 8);
-}
-
-bool stamped(const void *p, size_t n, uint64_t seq)
-{
-	uint64_t head, tail;
-	if (!p || n < 8)
-		return false;
-	std::memcpy(&head, p, 8);
-	std::memcpy(&tail, static_cast<const char *>(p) + n - 8, 8);
-	return head == seq && tail == seq;
-}
-
-// A stream writes the whole payload and the worker reads every cache line
-// of it: the data really moves between the cores, so GB/s means bytes moved.
-void fill(void *p, size_t n, uint64_t seq)
-{
-	auto *w = static_cast<uint64_t *>(p);
-	for (size_t i = 0; i < n / 8; i++)
-		w[i] = seq;
-}
-
-bool filled(const void *p, size_t n, uint64_t seq)
-{
-	const auto *w = static_cast<const uint64_t *>(p);
-	bool ok = p != nullptr;
-	for (size_t i = 0; ok && i < n / 8; i += 8)
-		ok = w[i] == seq;
-	return ok && stamped(p, n, seq);
-}
-
 // Allocate an n-byte payload, stamp it (or fill it) in place and submit it
 // to `target`.
 int submit_one(zr_agent *ag, uint32_t target, size_t n, uint64_t seq, zr_job_id *id,

@@ -160,6 +160,44 @@ inline int64_t rt_iterations(int64_t wanted)
 	return n > 0 && n < wanted ? (int64_t)n : wanted;
 }
 
+// The payload protocol of bench/README.md: a sequence number in the first
+// and the last 8 bytes, written in place; the body is left as it is.
+inline void stamp(void *p, size_t n, uint64_t seq)
+{
+	std::memcpy(p, &seq, 8);
+	std::memcpy(static_cast<char *>(p) + n - 8, &seq, 8);
+}
+
+inline bool stamped(const void *p, size_t n, uint64_t seq)
+{
+	uint64_t head, tail;
+	if (!p || n < 8)
+		return false;
+	std::memcpy(&head, p, 8);
+	std::memcpy(&tail, static_cast<const char *>(p) + n - 8, 8);
+	return head == seq && tail == seq;
+}
+
+// A stream writes the whole message and the reader checks one word in every
+// cache line, and both stamps: the data really moves between the cores, so
+// GB/s means bytes moved.
+inline void fill(void *p, size_t n, uint64_t seq)
+{
+	for (size_t i = 0; i + 8 <= n; i += 8)
+		std::memcpy(static_cast<char *>(p) + i, &seq, 8);
+}
+
+inline bool filled(const void *p, size_t n, uint64_t seq)
+{
+	uint64_t w;
+	for (size_t i = 0; p && i + 8 <= n; i += 64) {
+		std::memcpy(&w, static_cast<const char *>(p) + i, 8);
+		if (w != seq)
+			return false;
+	}
+	return stamped(p, n, seq);
+}
+
 // An arena for one cross-process run, made by the parent under a unique
 // name "<prefix>-<pid>-<n>" with `rings` rings (at most two) of kRingCap
 // entries, named ring(0), ring(1); children attach by name (attached()).
