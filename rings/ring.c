@@ -248,3 +248,10 @@ void zr_ring_dump(FILE *f, const zr_ring *r)
 		}
 	}
 }
+
+unsigned zr_ring_peek(const zr_ring *r, uint64_t *out, unsigned cap)
+{
+	if (!r || !out || cap == 0)
+		return 0;
+	return r->kind == ZR_RING_MPMC ? zri_mpmc_peek(r, out, cap) : zri_spsc_peek(r, out, cap);
+}

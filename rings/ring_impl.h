@@ -67,6 +67,8 @@ int zri_ring_bind(struct zr_ring *r, struct zri_ring *h, uint64_t limit, uint32_
 
 bool zri_spsc_enqueue(struct zr_ring *r, uint64_t v);
 bool zri_spsc_dequeue(struct zr_ring *r, uint64_t *out);
+/* Copy up to cap entries from the head on, without taking them. */
+unsigned zri_spsc_peek(const struct zr_ring *r, uint64_t *out, unsigned cap);
 bool zri_mpmc_enqueue(struct zr_ring *r, uint64_t v);
 bool zri_mpmc_dequeue(struct zr_ring *r, uint64_t *out);
 

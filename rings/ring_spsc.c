@@ -12,6 +12,7 @@
  *   R2 dequeue: release a_head -> A2 enqueue: acquire a_head (slot free to reuse)
  */
 #include <stdatomic.h>
+#include <string.h>
 
 #include "ring_impl.h"
 
@@ -59,4 +60,37 @@ bool zri_spsc_dequeue(struct zr_ring *r, uint64_t *out)
 	/* R2: pairs with A2 in zri_spsc_enqueue(); the slot may be reused */
 	atomic_store_explicit(&h->a_head, hd + 1, memory_order_release);
 	return true;
+}
+
+unsigned zri_spsc_peek(const struct zr_ring *r, uint64_t *out, unsigned cap)
+{
+	const struct zri_ring *h = r->hdr;
+	/* relaxed: the head only grows; entries below it are re-checked below */
+	uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
+	/* A1: pairs with R1; the slots below the tail are written */
+	uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_acquire);
+	if ((int64_t)(t - hd) <= 0)
+		return 0;
+	if (t - hd > r->capacity) /* a scribbled index: read one lap at most */
+		hd = t - r->capacity;
+	unsigned n = 0;
+	for (uint64_t p = hd; p != t && n < cap; p++)
+		/* relaxed: ordered by A1 */
+		out[n++] = atomic_load_explicit(val_at(r, p), memory_order_relaxed);
+	/* Slots the producer may have reused meanwhile lie below the new head:
+	 * drop those from the front. The fence keeps the value loads above
+	 * before the head re-read (the seqlock reader's pattern). The producer
+	 * writes slots relaxed, so on a weakly ordered CPU an entry replaced at
+	 * this very moment may still show its new value: this is a display
+	 * snapshot, never used to consume. */
+	atomic_thread_fence(memory_order_acquire);
+	/* relaxed: ordered after the value loads by the fence above */
+	uint64_t now = atomic_load_explicit(&h->a_head, memory_order_relaxed);
+	uint64_t gone = now - hd;
+	if ((int64_t)gone <= 0)
+		return n;
+	if (gone >= n)
+		return 0;
+	memmove(out, out + gone, (n - gone) * sizeof(*out));
+	return n - (unsigned)gone;
 }

@@ -66,6 +66,8 @@ void zr_jobs_stat(const zr_arena *a, zr_jobs_stats *o)
 		if (st == ZR_JOB_FREE || st == ZR_JOB_BUILDING)
 			continue;
 		uint32_t prio = ZRI_KIND_PRIO(zri_ld(&j->a_kind));
+		if (prio < ZR_PRIO_COUNT)
+			o->by_status_prio[st][prio]++;
 		if (st == ZR_JOB_PENDING && prio < ZR_PRIO_COUNT)
 			o->pending_by_prio[prio]++;
 		o->bytes_stored += zri_ld(&j->a_payload_len) + zri_ld(&j->a_result_len);

@@ -346,3 +346,53 @@ int zri_ringdir_check(const zr_arena *a, zr_diag *diag)
 			rc = zri_ring_check(&a->classes[k].free_ring, diag);
 	return rc;
 }
+
+/* Describe one READY entry; ZR_ECORRUPT if it or its object fails checks. */
+static int describe(const zr_arena *a, const struct zri_dirent *e, zr_ring_entry *out)
+{
+	uint64_t limit;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, e->name, ZR_NAME_MAX);
+	out->offset = e->offset;
+	if (entry_bounds(a, e, &limit))
+		return ZR_ECORRUPT;
+	zr_inbox ib;
+	int rc;
+	if (e->kind == ZRI_OBJ_INBOX) {
+		rc = bind_inbox((zr_arena *)a, &ib, e->offset, limit);
+		out->inbox = true;
+	} else if (e->kind == ZRI_OBJ_RING) {
+		rc = bind_ring((zr_arena *)a, &ib.levels[0], e->offset, limit, NULL);
+	} else {
+		return ZR_ECORRUPT;
+	}
+	if (rc)
+		return ZR_ECORRUPT;
+	out->kind = ib.levels[0].kind;
+	out->capacity = ib.levels[0].capacity;
+	return 0;
+}
+
+int zr_ring_list(const zr_arena *a, zr_ring_entry *out, size_t cap, size_t *n)
+{
+	int rc = 0;
+	*n = 0;
+	for (uint32_t i = 0; i < a->max_rings; i++) {
+		const struct zri_dirent *e = &a->dirents[i];
+		/* A1: pairs with R1 in publish(); the entry's fields are written */
+		if (atomic_load_explicit(&e->a_state, memory_order_acquire) != ZRI_DIRENT_READY)
+			continue;
+		/* a private copy: a scribbled entry cannot change between check and use */
+		struct zri_dirent c = {.kind = e->kind, .offset = e->offset, .bytes = e->bytes};
+		memcpy(c.name, e->name, sizeof(c.name));
+		zr_ring_entry d;
+		if (describe(a, &c, &d)) {
+			rc = ZR_ECORRUPT;
+			continue;
+		}
+		if (*n < cap)
+			out[*n] = d;
+		(*n)++;
+	}
+	return rc;
+}

@@ -318,10 +318,11 @@ ZR_API ZR_NODISCARD int zr_jobs_list(const zr_arena *a, const zr_job_filter *f, 
 typedef struct zr_jobs_stats {
 	uint32_t max_jobs;
 	uint32_t max_agents;
-	uint64_t by_status[ZR_JOB_STATUS_COUNT]; /* now, from the table */
-	uint64_t pending_by_prio[4];		 /* now */
-	uint64_t bytes_stored;			 /* payload + result bytes of live jobs */
-	uint64_t submitted;			 /* totals since creation */
+	uint64_t by_status[ZR_JOB_STATUS_COUNT];	 /* now, from the table */
+	uint64_t pending_by_prio[4];			 /* now */
+	uint64_t by_status_prio[ZR_JOB_STATUS_COUNT][4]; /* now; FREE and BUILDING rows stay 0 */
+	uint64_t bytes_stored;				 /* payload + result bytes of live jobs */
+	uint64_t submitted;				 /* totals since creation */
 	uint64_t submitted_by_prio[4];
 	uint64_t claimed;
 	uint64_t completed;

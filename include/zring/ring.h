@@ -16,6 +16,7 @@
 #define ZRING_RING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -141,6 +142,31 @@ ZR_API void zr_ring_stat(const zr_ring *r, zr_ring_stats *out);
  */
 ZR_API ZR_NODISCARD int zr_ring_check(const zr_ring *r, zr_diag *diag);
 
+/**
+ * Copy up to `cap` entries now in the ring, oldest first, without taking
+ * them. A snapshot: under concurrent use an entry may already be gone or a
+ * new one missing, and an MPMC entry held by a consumer half-way is
+ * skipped. Works on a read-only attachment; never writes the ring.
+ * @return the number of entries written to out.
+ */
+ZR_API unsigned zr_ring_peek(const zr_ring *r, uint64_t *out, unsigned cap);
+/** One object of an arena's ring directory, for tools. */
+typedef struct zr_ring_entry {
+	char name[ZR_NAME_MAX + 1];
+	uint32_t kind;	   /* zr_ring_kind (the levels' kind for an inbox) */
+	uint32_t capacity; /* entries (per level for an inbox) */
+	bool inbox;	   /* a priority inbox: open it with zr_inbox_open() */
+	uint64_t offset;   /* of the object in the arena, for diagnostics */
+} zr_ring_entry;
+/**
+ * List the rings and inboxes of an arena, in directory order.
+ * @param[out] out  Array of `cap` entries; may be NULL when cap is 0.
+ * @param[out] n    Objects found (may exceed cap).
+ * Works on a read-only attachment. Blocking: never (takes no lock).
+ * @return 0, or ZR_ECORRUPT when an entry fails its checks (it is skipped,
+ *         the others are listed; zr_arena_check_each() says where).
+ */
+ZR_API ZR_NODISCARD int zr_ring_list(const zr_arena *a, zr_ring_entry *out, size_t cap, size_t *n);
 /** Print the ring's header, counters and slot states (for failures). */
 ZR_API void zr_ring_dump(FILE *f, const zr_ring *r);
 

@@ -431,6 +431,74 @@ static void test_readonly(void **state)
 	assert_int_equal(zr_arena_close(ro), 0);
 }
 
+/* ---- inspection: peek and list -------------------------------------------- */
+
+/* Peeking through a read-only attachment shows the entries in order, takes
+ * nothing, and follows wrap-around. */
+static void test_peek(void **state)
+{
+	uint32_t kind = param(state);
+	zr_ring *r = new_ring(kind, 8, ZR_WAIT_SPIN);
+	zr_arena *ro = NULL;
+	zr_ring *rr = NULL;
+	assert_int_equal(zr_arena_open(g_name, ZR_ARENA_READONLY, &ro, NULL), 0);
+	assert_int_equal(zr_ring_open(ro, zr_ring_name(r), &rr), 0);
+	uint64_t got[16], v;
+	assert_int_equal(zr_ring_peek(rr, got, 16), 0);
+	for (uint64_t i = 0; i < 6; i++)
+		assert_true(zr_ring_enqueue(r, 100 + i));
+	for (int i = 0; i < 4; i++)
+		assert_true(zr_ring_dequeue(r, &v));
+	for (uint64_t i = 6; i < 12; i++) /* wraps: positions 6..11 */
+		assert_true(zr_ring_enqueue(r, 100 + i));
+	assert_int_equal(zr_ring_peek(rr, got, 16), 8);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(got[i], 104 + i);
+	assert_int_equal(zr_ring_peek(rr, got, 3), 3);
+	assert_int_equal(got[2], 106);
+	assert_int_equal(zr_ring_count(r), 8); /* nothing was taken */
+	assert_true(zr_ring_dequeue(r, &v));
+	assert_int_equal(v, 104);
+	zr_ring_close(rr);
+	zr_ring_close(r);
+	assert_int_equal(zr_arena_close(ro), 0);
+}
+
+static void test_list(void **state)
+{
+	(void)state;
+	char name[64];
+	zr_arena *a = zr_test_arena((size_t)2 << 20, name);
+	assert_non_null(a);
+	zr_ring_config cfg = {ZR_RING_SPSC, 16, ZR_WAIT_SPIN};
+	zr_inbox_config icfg = {32, ZR_WAIT_SPIN, 0};
+	zr_ring *r = NULL;
+	zr_inbox *ib = NULL;
+	assert_int_equal(zr_ring_create(a, "one", &cfg, &r), 0);
+	assert_int_equal(zr_inbox_create(a, "box", &icfg, &ib), 0);
+	zr_arena *ro = NULL;
+	assert_int_equal(zr_arena_open(name, ZR_ARENA_READONLY, &ro, NULL), 0);
+	size_t n = 99;
+	assert_int_equal(zr_ring_list(ro, NULL, 0, &n), 0);
+	assert_int_equal(n, 2);
+	zr_ring_entry e[2];
+	assert_int_equal(zr_ring_list(ro, e, 2, &n), 0);
+	assert_string_equal(e[0].name, "one");
+	assert_int_equal(e[0].kind, ZR_RING_SPSC);
+	assert_int_equal(e[0].capacity, 16);
+	assert_false(e[0].inbox);
+	assert_string_equal(e[1].name, "box");
+	assert_int_equal(e[1].kind, ZR_RING_MPMC);
+	assert_int_equal(e[1].capacity, 32);
+	assert_true(e[1].inbox);
+	assert_true(e[1].offset > e[0].offset);
+	zr_ring_close(r);
+	zr_inbox_close(ib);
+	assert_int_equal(zr_arena_close(ro), 0);
+	assert_int_equal(zr_arena_close(a), 0);
+	assert_int_equal(zr_arena_unlink(name), 0);
+}
+
 /* ---- check and dump ------------------------------------------------------- */
 
 static void test_check_and_dump(void **state)
@@ -640,6 +708,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_open_errors),
 		BOTH(test_readonly),
 		BOTH(test_check_and_dump),
+		BOTH(test_peek),
+		cmocka_unit_test(test_list),
 		BOTH(test_receipt),
 		MODES(test_wait_timeout),
 		MODES(test_wait_wake_thread),
