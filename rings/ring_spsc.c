@@ -80,9 +80,8 @@ unsigned zri_spsc_peek(const struct zr_ring *r, uint64_t *out, unsigned cap)
 	/* Slots the producer may have reused meanwhile lie below the new head:
 	 * drop those from the front. The producer writes slots relaxed, so on
 	 * a weakly ordered CPU an entry replaced at this very moment may still
-	 * show its new value: a display snapshot, never used to consume.
-	 * F1: this acquire fence keeps the value loads above before the head
-	 * re-read (the seqlock reader's pattern) */
+	 * show its new value: a display snapshot, never used to consume. */
+	/* F1: keeps the value loads above before the head re-read (seqlock reader) */
 	atomic_thread_fence(memory_order_acquire);
 	/* relaxed: ordered after the value loads by the fence above */
 	uint64_t now = atomic_load_explicit(&h->a_head, memory_order_relaxed);
