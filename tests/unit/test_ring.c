@@ -496,7 +496,6 @@ static void test_list(void **state)
 	zr_inbox_close(ib);
 	assert_int_equal(zr_arena_close(ro), 0);
 	assert_int_equal(zr_arena_close(a), 0);
-	assert_int_equal(zr_arena_unlink(name), 0);
 }
 
 /* ---- check and dump ------------------------------------------------------- */
