@@ -496,13 +496,3 @@ int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long whe
 			 what, where, (int)getpid());
 	return ZR_ECORRUPT;
 }
-
-int zr_arena_check(const zr_arena *a, zr_diag *diag)
-{
-	int rc = zri_header_validate(a->hdr, a->size, diag);
-	if (rc == 0)
-		rc = zri_ringdir_check(a, diag);
-	if (rc == 0)
-		rc = zri_slab_check(a, diag);
-	return rc;
-}
