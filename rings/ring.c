@@ -181,12 +181,28 @@ void zri_ring_check(const struct zr_ring *r, const char *where, struct zri_sink 
 {
 	const struct zri_ring *h = r->hdr;
 	zri_sink_part(s);
-	/* relaxed: a snapshot; head is read first and only ever grows */
-	uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
+	uint64_t hd = 0, t = 0;
+	bool stable = false;
+	/* The tail is read between two reads of the head that agree: the head
+	 * was that value when the tail was read (a checker preempted between
+	 * two lone reads would see a tail laps ahead). Under load that keeps
+	 * moving the head, the distance is not judged. */
+	for (int tries = 0; tries < 8 && !stable; tries++) {
+		/* relaxed: hints that only grow; compared, nothing they publish is read */
+		hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
+		/* acquire: a fence; keeps the three reads in program order */
+		atomic_thread_fence(memory_order_acquire);
+		/* relaxed: as above */
+		t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
+		/* acquire: a fence, as above */
+		atomic_thread_fence(memory_order_acquire);
+		/* relaxed: as above */
+		stable = atomic_load_explicit(&h->a_head, memory_order_relaxed) == hd;
+	}
 	/* MPMC indices are hints that may lag by the number of racing threads,
 	 * never by more than a lap */
-	if ((int64_t)(t - hd) < -(int64_t)r->capacity || t - hd > 2 * (uint64_t)r->capacity)
+	if (stable &&
+	    ((int64_t)(t - hd) < -(int64_t)r->capacity || t - hd > 2 * (uint64_t)r->capacity))
 		zri_sink_report(s, "rings", where, &h->a_tail,
 				"ring %.47s: tail %" PRIu64 " and head %" PRIu64 " are %" PRId64
 				" apart, capacity %u",

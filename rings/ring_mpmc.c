@@ -290,11 +290,27 @@ bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value)
 	return false;
 }
 
+/* Is the position a slot names plausible for a head between lo and hi? It
+ * is congruent to the slot's index and lies within a few laps of the head:
+ * [head - 2 laps, head + 3 laps). */
+static bool pos_plausible(const struct zr_ring *r, uint32_t i, uint64_t st, uint64_t lo,
+			  uint64_t hi)
+{
+	int64_t cap = (int64_t)r->capacity;
+	if ((st_pos(st) & r->mask) != i)
+		return false;
+	return pos_dist(st, lo - 2 * (uint64_t)cap) >= 0 &&
+	       pos_dist(st, hi + 3 * (uint64_t)cap) < 0;
+}
+
 /* Invariants any instant satisfies, whatever live writers do: every slot
  * names a position congruent to its index within a few laps of the head,
  * FREE and FULL slots name no owner (every store of them writes 0), and a
  * WRITING or TAKEN slot's owner is a process slot of the arena. Reports go
- * to `s`; used by zring check and the tests between phases. */
+ * to `s`; used by zring check and the tests between phases.
+ * The head was read before the slots (`head`); a checker that is preempted
+ * while writers run laps ahead sees slots beyond it, so a slot that looks
+ * too far ahead is judged again against the head read after it. */
 void zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, const char *where,
 			  struct zri_sink *s)
 {
@@ -302,13 +318,16 @@ void zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, const char *wh
 		const struct zri_slot *sl = &((const struct zri_slot *)r->slots)[i];
 		/* relaxed: a snapshot for diagnosis; each state is checked alone */
 		uint64_t st = atomic_load_explicit(&sl->a_state, memory_order_relaxed);
-		/* a slot names a position congruent to its index, within a few laps of
-		 * the head snapshot (writers keep moving while we read) */
-		uint64_t base = head - 2 * (uint64_t)r->capacity;
-		uint64_t want = base + ((i - base) & r->mask);
-		int64_t d = pos_dist(st, want);
 		uint32_t k = st_kind(st), owner = st_owner(st);
-		if (d < 0 || d >= 5 * (int64_t)r->capacity || (d % r->capacity) != 0)
+		bool ok = pos_plausible(r, i, st, head, head);
+		if (!ok) {
+			/* acquire: a fence; the head is re-read after the state above */
+			atomic_thread_fence(memory_order_acquire);
+			/* relaxed: a hint that only grows; a later value widens the window */
+			uint64_t now = atomic_load_explicit(&r->hdr->a_head, memory_order_relaxed);
+			ok = pos_plausible(r, i, st, head, now);
+		}
+		if (!ok)
 			zri_sink_report(s, "rings", where, &sl->a_state,
 					"ring %.47s: slot %u names position %llu, head is %llu",
 					r->hdr->name, i, (unsigned long long)st_pos(st),

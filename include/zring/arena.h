@@ -245,7 +245,8 @@ typedef int (*zr_violation_fn)(void *ctx, const zr_violation *v);
  * page table, the agent table and the job table.
  * Reports are capped per component (a ring, a size class, a table) at 16;
  * a last report of the component then says how many more it has.
- * @param[in] fn   Called with each violation; *v is valid during the call only.
+ * @param[in] fn   Called with each violation; *v is valid during the call
+ *                 only. NULL: count only.
  * @param[in] ctx  Passed to fn.
  * Safety: any thread, concurrently with writers; works read-only; only
  *         states no writer can produce are reported (no false positives under load).
