@@ -245,6 +245,8 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		return rc;
 	}
 	registry_add(a);
+	if (file_backed)
+		zri_registry_add(path); /* for zr_arena_list(); failure only hides it there */
 	*out = a;
 	return 0;
 }

@@ -139,6 +139,13 @@ void zri_robust_unlock(pthread_mutex_t *m);
  * ZR_ECORRUPT. Read-only attachments only return ZR_ECORRUPT. */
 int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long where);
 
+/* arena_list.c: the registry of file-backed arenas (best effort). The
+ * link of the file at `path`: /dev/shm/.zring-files/<euid>-<XXH3 of its
+ * absolute path>; 0 or -EINVAL, -ENAMETOOLONG. */
+int zri_registry_path(const char *path, char *out, size_t cap);
+void zri_registry_add(const char *path);    /* after a successful create */
+void zri_registry_forget(const char *path); /* remove its link, if any */
+
 /* arena.c: ZR_EOWNER unless the file is ours, or mode 06x0 and our group's. */
 struct stat;
 int zri_check_owner(const struct stat *st, const char *path, zr_diag *diag);
