@@ -177,32 +177,49 @@ void zr_ring_stat(const zr_ring *r, zr_ring_stats *out)
 	out->count = zr_ring_count(r);
 }
 
-int zri_ring_check(const struct zr_ring *r, zr_diag *diag)
+void zri_ring_check(const struct zr_ring *r, const char *where, struct zri_sink *s)
 {
 	const struct zri_ring *h = r->hdr;
-	/* relaxed: a snapshot; head is read first and only ever grows */
-	uint64_t hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
+	zri_sink_part(s);
+	uint64_t hd = 0, t = 0;
+	bool stable = false;
+	/* The tail is read between two reads of the head that agree: the head
+	 * was that value when the tail was read (a checker preempted between
+	 * two lone reads would see a tail laps ahead). Under load that keeps
+	 * moving the head, the distance is not judged. */
+	for (int tries = 0; tries < 8 && !stable; tries++) {
+		/* relaxed: hints that only grow; compared, nothing they publish is read */
+		hd = atomic_load_explicit(&h->a_head, memory_order_relaxed);
+		/* acquire: a fence; keeps the three reads in program order */
+		atomic_thread_fence(memory_order_acquire);
+		/* relaxed: as above */
+		t = atomic_load_explicit(&h->a_tail, memory_order_relaxed);
+		/* acquire: a fence, as above */
+		atomic_thread_fence(memory_order_acquire);
+		/* relaxed: as above */
+		stable = atomic_load_explicit(&h->a_head, memory_order_relaxed) == hd;
+	}
 	/* MPMC indices are hints that may lag by the number of racing threads,
 	 * never by more than a lap */
-	if ((int64_t)(t - hd) < -(int64_t)r->capacity || t - hd > 2 * (uint64_t)r->capacity) {
-		if (diag) {
-			diag->code = ZR_ECORRUPT;
-			snprintf(diag->msg, sizeof(diag->msg),
-				 "ring %s: tail %" PRIu64 " and head %" PRIu64 " are %" PRId64
-				 " apart, capacity %u",
-				 h->name, t, hd, (int64_t)(t - hd), r->capacity);
-		}
-		return ZR_ECORRUPT;
-	}
+	if (stable &&
+	    ((int64_t)(t - hd) < -(int64_t)r->capacity || t - hd > 2 * (uint64_t)r->capacity))
+		zri_sink_report(s, "rings", where, &h->a_tail,
+				"ring %.47s: tail %" PRIu64 " and head %" PRIu64 " are %" PRId64
+				" apart, capacity %u",
+				h->name, t, hd, (int64_t)(t - hd), r->capacity);
 	if (r->kind == ZR_RING_MPMC)
-		return zri_mpmc_check_slots(r, hd, diag);
-	return 0;
+		zri_mpmc_check_slots(r, hd, where, s);
+	zri_sink_part_end(s, "rings", where, "ring");
 }
 
 int zr_ring_check(const zr_ring *r, zr_diag *diag)
 {
-	return zri_ring_check(r, diag);
+	struct zri_sink s;
+	char where[64];
+	zri_sink_diag(&s, NULL, 0, 0, diag);
+	snprintf(where, sizeof(where), "ring %.47s", r->hdr->name);
+	zri_ring_check(r, where, &s);
+	return s.found ? ZR_ECORRUPT : 0;
 }
 
 static const char *slot_kind_name(uint64_t st)

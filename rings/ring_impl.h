@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../runtime/layout.h"
+#include "check_sink.h"
 #include "zring/ring.h"
 
 /* Is the process behind owner id `owner` still running? Repairs of a slot
@@ -96,8 +97,11 @@ bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value);
 /* Wake sleepers after entries were published (no syscall if none sleep). */
 void zri_ring_notify(struct zr_ring *r);
 
-int zri_ring_check(const struct zr_ring *r, zr_diag *diag);
-int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag);
+/* Check a ring's indices and slots; violations go to `s` as `where` (e.g.
+ * "ring zr.shared.high"), capped per ring. Never blocks. */
+void zri_ring_check(const struct zr_ring *r, const char *where, struct zri_sink *s);
+void zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, const char *where,
+			  struct zri_sink *s);
 
 /* Sleeping and waking, shared by rings and inboxes (ring_wait.c). A try
  * returns 1 (got one), 0 (empty) or -1 (held by a live process half-way:

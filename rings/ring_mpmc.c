@@ -290,32 +290,59 @@ bool zri_mpmc_contains(const struct zr_ring *r, uint64_t value)
 	return false;
 }
 
-/* Invariants any instant satisfies, whatever live writers do: every slot
- * names a position within one lap of the indices, and no owner id is out of
- * range. Used by zring check and the tests between phases. */
-int zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, zr_diag *diag)
+/* Is the position a slot names plausible for a head between lo and hi? It
+ * is congruent to the slot's index and lies within a few laps of the head:
+ * [head - 2 laps, head + 3 laps). */
+static bool pos_plausible(const struct zr_ring *r, uint32_t i, uint64_t st, uint64_t lo,
+			  uint64_t hi)
 {
-	for (uint32_t i = 0; i < r->capacity; i++) {
-		const struct zri_slot *s = &((const struct zri_slot *)r->slots)[i];
-		/* relaxed: a snapshot for diagnosis */
-		uint64_t st = atomic_load_explicit(&s->a_state, memory_order_relaxed);
-		/* a slot names a position congruent to its index, within a few laps of
-		 * the head snapshot (writers keep moving while we read) */
-		uint64_t base = head - 2 * (uint64_t)r->capacity;
-		uint64_t want = base + ((i - base) & r->mask);
-		int64_t d = pos_dist(st, want);
-		if (d < 0 || d >= 5 * (int64_t)r->capacity || (d % r->capacity) != 0) {
-			if (diag) {
-				diag->code = ZR_ECORRUPT;
-				snprintf(diag->msg, sizeof(diag->msg),
-					 "ring %s: slot %u names position %llu, head is %llu",
-					 r->hdr->name, i, (unsigned long long)st_pos(st),
-					 (unsigned long long)head);
-			}
-			return ZR_ECORRUPT;
+	int64_t cap = (int64_t)r->capacity;
+	if ((st_pos(st) & r->mask) != i)
+		return false;
+	return pos_dist(st, lo - 2 * (uint64_t)cap) >= 0 &&
+	       pos_dist(st, hi + 3 * (uint64_t)cap) < 0;
+}
+
+/* Invariants any instant satisfies, whatever live writers do: every slot
+ * names a position congruent to its index within a few laps of the head,
+ * FREE and FULL slots name no owner (every store of them writes 0), and a
+ * WRITING or TAKEN slot's owner is a process slot of the arena. Reports go
+ * to `s`; used by zring check and the tests between phases.
+ * The head was read before the slots (`head`); a checker that is preempted
+ * while writers run laps ahead sees slots beyond it, so a slot that looks
+ * too far ahead is judged again against the head read after it. */
+void zri_mpmc_check_slots(const struct zr_ring *r, uint64_t head, const char *where,
+			  struct zri_sink *s)
+{
+	for (uint32_t i = 0; i < r->capacity && !s->stop; i++) {
+		const struct zri_slot *sl = &((const struct zri_slot *)r->slots)[i];
+		/* relaxed: a snapshot for diagnosis; each state is checked alone */
+		uint64_t st = atomic_load_explicit(&sl->a_state, memory_order_relaxed);
+		uint32_t k = st_kind(st), owner = st_owner(st);
+		bool ok = pos_plausible(r, i, st, head, head);
+		if (!ok) {
+			/* acquire: a fence; the head is re-read after the state above */
+			atomic_thread_fence(memory_order_acquire);
+			/* relaxed: a hint that only grows; a later value widens the window */
+			uint64_t now = atomic_load_explicit(&r->hdr->a_head, memory_order_relaxed);
+			ok = pos_plausible(r, i, st, head, now);
 		}
+		if (!ok)
+			zri_sink_report(s, "rings", where, &sl->a_state,
+					"ring %.47s: slot %u names position %llu, head is %llu",
+					r->hdr->name, i, (unsigned long long)st_pos(st),
+					(unsigned long long)head);
+		else if ((k == ZRI_SLOT_FREE || k == ZRI_SLOT_FULL) && owner != 0)
+			zri_sink_report(s, "rings", where, &sl->a_state,
+					"ring %.47s: slot %u is %s but names owner %#x",
+					r->hdr->name, i, k == ZRI_SLOT_FREE ? "FREE" : "FULL",
+					owner);
+		else if (owner && s->max_procs && zri_owner_idx(owner) >= s->max_procs)
+			zri_sink_report(s, "rings", where, &sl->a_state,
+					"ring %.47s: slot %u is held by owner %#x, beyond the %u "
+					"process slots",
+					r->hdr->name, i, owner, s->max_procs);
 	}
-	return 0;
 }
 
 /* Fill an empty, unshared ring with the entries 0 .. n-1 (the slab's free

@@ -245,6 +245,8 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		return rc;
 	}
 	registry_add(a);
+	if (file_backed)
+		zri_registry_add(path); /* for zr_arena_list(); failure only hides it there */
 	*out = a;
 	return 0;
 }
@@ -495,14 +497,4 @@ int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long whe
 		snprintf(a->hdr->poison_reason, sizeof(a->hdr->poison_reason), "%s (%#llx), pid %d",
 			 what, where, (int)getpid());
 	return ZR_ECORRUPT;
-}
-
-int zr_arena_check(const zr_arena *a, zr_diag *diag)
-{
-	int rc = zri_header_validate(a->hdr, a->size, diag);
-	if (rc == 0)
-		rc = zri_ringdir_check(a, diag);
-	if (rc == 0)
-		rc = zri_slab_check(a, diag);
-	return rc;
 }

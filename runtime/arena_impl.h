@@ -112,7 +112,7 @@ void zri_proc_count(const zr_arena *a, uint32_t *attached, uint32_t *dead);
 
 /* ring_dir.c: every MPMC ring in the directory, for repairs. */
 void zri_ringdir_repair(zr_arena *a, uint64_t *drops, uint64_t *redelivers);
-int zri_ringdir_check(const zr_arena *a, zr_diag *diag);
+void zri_ringdir_check(const zr_arena *a, struct zri_sink *s);
 
 /* slab.c / slab_large.c / slab_recover.c */
 void zri_tcache_detach_arena(zr_arena *a);
@@ -122,7 +122,8 @@ int zri_large_alloc(zr_arena *a, size_t size, zr_payload *out);
 int zri_large_free(zr_arena *a, uint64_t off, uint32_t gen);
 int zri_large_resolve(const zr_arena *a, uint64_t off, uint32_t gen, void **ptr, size_t *size,
 		      _Atomic uint64_t **word);
-int zri_slab_check(const zr_arena *a, zr_diag *diag);
+void zri_slab_check(const zr_arena *a, struct zri_sink *s);
+void zri_large_check(const zr_arena *a, struct zri_sink *s);
 
 /* robust.c: process-shared robust mutexes. */
 void zri_robust_init(pthread_mutex_t *m);
@@ -137,6 +138,13 @@ void zri_robust_unlock(pthread_mutex_t *m);
  * opens then refuse it with ZR_EPOISONED and this reason) and return
  * ZR_ECORRUPT. Read-only attachments only return ZR_ECORRUPT. */
 int zri_arena_poison(const zr_arena *a, const char *what, unsigned long long where);
+
+/* arena_list.c: the registry of file-backed arenas (best effort). The
+ * link of the file at `path`: /dev/shm/.zring-files/<euid>-<XXH3 of its
+ * absolute path>; 0 or -EINVAL, -ENAMETOOLONG. */
+int zri_registry_path(const char *path, char *out, size_t cap);
+void zri_registry_add(const char *path);    /* after a successful create */
+void zri_registry_forget(const char *path); /* remove its link, if any */
 
 /* arena.c: ZR_EOWNER unless the file is ours, or mode 06x0 and our group's. */
 struct stat;

@@ -331,20 +331,57 @@ void zri_ringdir_repair(zr_arena *a, uint64_t *drops, uint64_t *redelivers)
 	*redelivers += c.redelivers;
 }
 
-static int check_one(struct zr_ring *r, void *ctx)
+/* Check one directory entry's object: its bounds, its header, its rings. */
+static void check_entry(const zr_arena *a, uint32_t i, struct zri_dirent *e, struct zri_sink *s)
 {
-	return zri_ring_check(r, ctx);
+	char where[64];
+	uint64_t limit;
+	snprintf(where, sizeof(where), "ring %.47s", e->name);
+	zri_sink_part(s); /* at most one report here; each ring then has its own cap */
+	zr_inbox ib;
+	zr_diag d = {0};
+	if (entry_bounds(a, e, &limit))
+		zri_sink_report(s, "rings", where, &e->offset,
+				"directory entry %u: object at %#llx + %#llx lies outside the ring "
+				"heap",
+				i, (unsigned long long)e->offset, (unsigned long long)e->bytes);
+	else if (e->kind == ZRI_OBJ_INBOX && bind_inbox((zr_arena *)a, &ib, e->offset, limit))
+		zri_sink_report(s, "rings", where, zri_arena_at(a, e->offset),
+				"directory entry %u: inbox header fails its checks", i);
+	else if (e->kind == ZRI_OBJ_RING &&
+		 bind_ring((zr_arena *)a, &ib.levels[0], e->offset, limit, &d))
+		zri_sink_report(s, "rings", where, zri_arena_at(a, e->offset),
+				"directory entry %u: %s", i, d.msg);
+	else if (e->kind != ZRI_OBJ_RING && e->kind != ZRI_OBJ_INBOX)
+		zri_sink_report(s, "rings", where, &e->kind, "directory entry %u: unknown kind %u",
+				i, e->kind);
+	else
+		for (unsigned p = 0; p < (e->kind == ZRI_OBJ_INBOX ? ZR_PRIO_COUNT : 1u); p++) {
+			snprintf(where, sizeof(where), "ring %.47s", ib.levels[p].hdr->name);
+			zri_ring_check(&ib.levels[p], where, s);
+		}
 }
 
-int zri_ringdir_check(const zr_arena *a, zr_diag *diag)
+void zri_ringdir_check(const zr_arena *a, struct zri_sink *s)
 {
-	int rc = each_ring(a, check_one, diag);
-	if (rc == ZR_ECORRUPT && diag && diag->code != ZR_ECORRUPT)
-		zri_diag_set(diag, rc, "ring directory entry points outside the ring heap");
-	for (uint32_t k = 0; rc == 0 && k < ZRI_SMALL_CLASSES; k++)
-		if (a->classes[k].nblocks)
-			rc = zri_ring_check(&a->classes[k].free_ring, diag);
-	return rc;
+	zri_sink_part(s);
+	for (uint32_t i = 0; i < a->max_rings; i++) {
+		struct zri_dirent *e = &a->dirents[i];
+		/* relaxed: only the value is checked, nothing it publishes is read */
+		uint32_t st = atomic_load_explicit(&e->a_state, memory_order_relaxed);
+		if (st != ZRI_DIRENT_READY && st != ZRI_DIRENT_FREE &&
+		    !zri_sink_report(s, "rings", "ring directory", &e->a_state,
+				     "directory entry %u: state %u is neither FREE nor READY", i,
+				     st))
+			return;
+	}
+	zri_sink_part_end(s, "rings", "ring directory", "directory");
+	for (uint32_t i = 0; i < a->max_rings && !s->stop; i++) {
+		struct zri_dirent *e = &a->dirents[i];
+		/* A1: pairs with R1 in publish() */
+		if (atomic_load_explicit(&e->a_state, memory_order_acquire) == ZRI_DIRENT_READY)
+			check_entry(a, i, e, s);
+	}
 }
 
 /* Describe one READY entry; ZR_ECORRUPT if it or its object fails checks. */

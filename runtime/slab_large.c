@@ -15,6 +15,8 @@
  *      reads of the pages happen before the next owner writes them. A
  *      scanner that still sees ALLOC only skips the run. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "slab_impl.h"
 
@@ -177,4 +179,54 @@ void zri_large_recover(zr_arena *a, uint64_t *orphaned)
 			(*orphaned)++;
 		i += n;
 	}
+}
+
+/* One run head read consistently: npages and len are those of the word
+ * (re-read after them: a run freed and allocated again meanwhile has a new
+ * generation). False when it moved under us: nothing is reported then. */
+static bool read_head(const struct zri_page_meta *m, uint64_t w, uint64_t *n, uint64_t *len)
+{
+	/* relaxed: ordered by the acquire load of the word (A1) */
+	*n = atomic_load_explicit(&m->a_npages, memory_order_relaxed);
+	*len = atomic_load_explicit(&m->a_len, memory_order_relaxed);
+	/* acquire: a fence; the loads above happen before the re-read below */
+	atomic_thread_fence(memory_order_acquire);
+	/* relaxed: ordered by the fence above */
+	return atomic_load_explicit(&m->a_word, memory_order_relaxed) == w;
+}
+
+/* The page table: every word FREE, ALLOC or ORPHAN (pages are never cached
+ * or flushed), owners within the process table, and each run head's page
+ * count and length inside the heap. Walks runs as the allocator does. */
+void zri_large_check(const zr_arena *a, struct zri_sink *s)
+{
+	char where[64];
+	zri_sink_part(s);
+	for (uint64_t i = 0; i < a->npages && !s->stop;) {
+		const struct zri_page_meta *m = &a->pmeta[i];
+		/* A1: pairs with R1 in zri_large_alloc(): npages and len are written */
+		uint64_t w = atomic_load_explicit(&m->a_word, memory_order_acquire);
+		uint32_t st = ZRI_BLK_STATE(w), owner = ZRI_BLK_OWNER(w);
+		uint64_t n = 1, len = 0;
+		snprintf(where, sizeof(where), "large page %" PRIu64, i);
+		if (st != ZRI_BLK_FREE && !is_head(w))
+			zri_sink_report(s, "large", where, &m->a_word,
+					"page word %#" PRIx64
+					" has state %u (FREE, ALLOC or ORPHAN "
+					"expected)",
+					w, st);
+		else if (owner && zri_owner_idx(owner) >= a->max_procs)
+			zri_sink_report(s, "large", where, &m->a_word,
+					"page word %#" PRIx64 " names owner %#x, beyond the %u "
+					"process slots",
+					w, owner, a->max_procs);
+		else if (is_head(w) && read_head(m, w, &n, &len) &&
+			 (n == 0 || n > a->npages - i || len > n * a->page_size))
+			zri_sink_report(s, "large", where, &m->a_npages,
+					"run of %" PRIu64 " pages holding %" PRIu64
+					" bytes does not fit the %" PRIu64 " pages left",
+					n, len, a->npages - i);
+		i += is_head(w) ? run_len(a, i) : 1;
+	}
+	zri_sink_part_end(s, "large", "large heap", "heap");
 }

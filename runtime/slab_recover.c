@@ -231,26 +231,34 @@ void zr_slab_usage_by_owner(const zr_arena *a, zr_slab_owner_usage *out, size_t 
 	}
 }
 
-int zri_slab_check(const zr_arena *a, zr_diag *diag)
+/* Block metadata no writer produces: an unknown state, an owner beyond the
+ * process table, a cached block nobody holds. */
+static void check_class(const zr_arena *a, uint32_t c, struct zri_sink *s)
 {
-	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES; c++) {
-		const struct zri_class_rt *rt = &a->classes[c];
-		for (uint64_t b = 0; b < rt->nblocks; b++) {
-			/* relaxed: a snapshot; only states no writer produces are reported */
-			uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
-			uint32_t st = ZRI_BLK_STATE(w), owner = ZRI_BLK_OWNER(w);
-			bool bad = st > ZRI_BLK_ORPHAN ||
-				   (owner && zri_owner_idx(owner) >= a->max_procs) ||
-				   (st == ZRI_BLK_CACHED && owner == 0);
-			if (bad)
-				return zri_diag_set(diag, ZR_ECORRUPT,
-						    "size class %u block %" PRIu64
-						    ": metadata %#" PRIx64
-						    " (state %u, owner %u) is impossible",
-						    c, b, w, st, owner);
-		}
+	const struct zri_class_rt *rt = &a->classes[c];
+	char where[64], part[64];
+	snprintf(part, sizeof(part), "size class %u", c);
+	zri_sink_part(s);
+	for (uint64_t b = 0; b < rt->nblocks && !s->stop; b++) {
+		/* relaxed: a snapshot; only states no writer produces are reported */
+		uint64_t w = atomic_load_explicit(&rt->meta[b], memory_order_relaxed);
+		uint32_t st = ZRI_BLK_STATE(w), owner = ZRI_BLK_OWNER(w);
+		bool bad = st > ZRI_BLK_ORPHAN || (owner && zri_owner_idx(owner) >= a->max_procs) ||
+			   (st == ZRI_BLK_CACHED && owner == 0);
+		if (!bad)
+			continue;
+		snprintf(where, sizeof(where), "size class %u block %" PRIu64, c, b);
+		zri_sink_report(s, "slab", where, &rt->meta[b],
+				"metadata %#" PRIx64 " (state %u, owner %#x) is impossible", w, st,
+				owner);
 	}
-	return 0;
+	zri_sink_part_end(s, "slab", part, "size class");
+}
+
+void zri_slab_check(const zr_arena *a, struct zri_sink *s)
+{
+	for (uint32_t c = 0; c < ZRI_SMALL_CLASSES && !s->stop; c++)
+		check_class(a, c, s);
 }
 
 void zr_slab_dump(FILE *f, const zr_arena *a)

@@ -71,8 +71,10 @@ typedef struct zr_arena_entry {
 	uint32_t creator_pid;
 	uint32_t procs_alive;
 	uint32_t procs_dead;
-	int open_rc; /* 0 when the header was readable, else why not */
-	bool stale;  /* attached processes are all dead, or creator died before ready */
+	int open_rc;	  /* 0 when the header was readable, else why not */
+	bool stale;	  /* attached processes are all dead, or creator died before ready */
+	bool file_backed; /* made by zr_arena_create_file() (found through its registry link) */
+	char path[4096];  /* "/dev/shm/<name>" or the file's absolute path */
 } zr_arena_entry;
 
 /**
@@ -102,6 +104,10 @@ ZR_API ZR_NODISCARD int zr_arena_create(const char *name, const zr_arena_config 
  * filesystem of `path`, and on hugetlbfs the size must be a multiple of the
  * huge page size (-EINVAL otherwise). Only tmpfs and hugetlbfs arenas can be
  * registered with CUDA later (long-term pins of other file mappings fail).
+ * Listing: on success a symlink /dev/shm/.zring-files/<uid>-<XXH3 of the
+ * absolute path, 16 hex digits> is made to the file, so that
+ * zr_arena_list() finds it. Best effort: failing to make the link does not
+ * fail the creation (the arena is then only missing from the listing).
  */
 ZR_API ZR_NODISCARD int zr_arena_create_file(const char *path, const zr_arena_config *cfg,
 					     zr_arena **out, zr_diag *diag);
@@ -144,21 +150,42 @@ ZR_API int zr_arena_close(zr_arena *a);
 ZR_API ZR_NODISCARD int zr_arena_unlink(const char *name);
 
 /**
- * List the zring arenas in /dev/shm (other files are skipped).
+ * List the zring arenas in /dev/shm (other files are skipped) and the
+ * file-backed ones registered by zr_arena_create_file() (see there): their
+ * entries have file_backed set, `path` the file and `name` its base name.
+ * A registry link whose file is gone or no longer a zring arena is skipped.
  * @param[out] out  Array of `cap` entries; may be NULL when cap is 0.
  * @param[out] n    Number of arenas found (may exceed cap).
- * Blocking: reads /dev/shm and each arena's header, never waits on a lock.
+ * Blocking: reads /dev/shm, the registry and each arena's header with
+ *           pread; never maps an arena or waits on a lock.
  * @return 0 or -errno.
  */
 ZR_API ZR_NODISCARD int zr_arena_list(zr_arena_entry *out, size_t cap, size_t *n);
 
 /**
- * Remove every stale arena of the calling user: all attached processes
- * dead, or the creator died before it was ready.
+ * Remove every stale /dev/shm arena of the calling user (all attached
+ * processes dead, or the creator died before it was ready), and the
+ * caller's registry links whose file is gone or no longer a zring arena.
+ * File-backed arenas are never deleted here, stale or not: a file outside
+ * /dev/shm may be precious; remove one with zr_arena_remove_stale().
  * @param[out] removed  Optional count of arenas unlinked.
  * @return 0 or -errno.
  */
 ZR_API ZR_NODISCARD int zr_arena_gc(size_t *removed);
+
+/**
+ * Remove one arena found by zr_arena_list() if it is still stale (checked
+ * again just before removal, so an arena that came back to life is kept):
+ * /dev/shm arenas are unlinked by name, file-backed ones by path, and their
+ * registry link is removed.
+ * @param[in] e  An entry of zr_arena_list(); name, path and file_backed are used.
+ * Safety: any thread. A process that opens the arena between the check and
+ *         the unlink keeps its mapping, as after zr_arena_unlink().
+ * Blocking: never (pread of the header and the process table).
+ * @return 0, -EBUSY (not stale any more), -EPERM (another user's), -ENOENT,
+ *         -EINVAL (not a zring arena, or a bad entry), -errno.
+ */
+ZR_API ZR_NODISCARD int zr_arena_remove_stale(const zr_arena_entry *e);
 
 /** Copy out information about an open arena. Blocking: never. */
 ZR_API void zr_arena_info_get(const zr_arena *a, zr_arena_info *out);
@@ -189,14 +216,45 @@ typedef struct zr_recover_report {
 ZR_API ZR_NODISCARD int zr_arena_recover(zr_arena *a, zr_recover_report *rep);
 
 /**
- * Check the arena's invariants (header checksum, section table, ring
- * indices and slot states, payload metadata).
+ * Check the arena's invariants: the walk of zr_arena_check_each(), stopped
+ * at the first violation.
  * @param[out] diag  Optional: the first violation and where it is.
  * Safety: any thread, concurrently with writers (only states no writer can
  *         produce are reported). Works on a read-only attachment.
  * @return 0 or ZR_ECORRUPT.
  */
 ZR_API ZR_NODISCARD int zr_arena_check(const zr_arena *a, zr_diag *diag);
+
+/** One broken invariant found by zr_arena_check_each(). */
+typedef struct zr_violation {
+	const char
+		*area;	 /* static: "header", "procs", "rings", "slab", "large", "agents", "jobs" */
+	char where[64];	 /* e.g. "ring jobs.shared", "class 3 block 17", "job 12", "agent 2" */
+	uint64_t offset; /* byte offset in the arena of the bad word, UINT64_MAX if none */
+	char msg[256];	 /* what is wrong, one line */
+} zr_violation;
+
+/** Called once per violation; return non-zero to stop the walk. */
+typedef int (*zr_violation_fn)(void *ctx, const zr_violation *v);
+
+/**
+ * Check every invariant of an open arena and report each violation, not only
+ * the first: header checksum and section table (if that fails nothing else
+ * is walked), process table, every ring of the directory (inbox levels
+ * included) and the slab free rings, slab block metadata, the large heap's
+ * page table, the agent table and the job table.
+ * Reports are capped per component (a ring, a size class, a table) at 16;
+ * a last report of the component then says how many more it has.
+ * @param[in] fn   Called with each violation; *v is valid during the call
+ *                 only. NULL: count only.
+ * @param[in] ctx  Passed to fn.
+ * Safety: any thread, concurrently with writers; works read-only; only
+ *         states no writer can produce are reported (no false positives under load).
+ * Blocking: never (bounded work, no locks, no sleeps).
+ * @return number of violations found, those counted in an "N more" report
+ *         included (the walk stops early if fn says so).
+ */
+ZR_API size_t zr_arena_check_each(const zr_arena *a, zr_violation_fn fn, void *ctx);
 
 /** Is the process behind owner id `owner` alive? 0 is never alive. */
 ZR_API bool zr_arena_owner_alive(const zr_arena *a, uint32_t owner);

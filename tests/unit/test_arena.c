@@ -57,9 +57,12 @@ static void new_name(char name[64], char path[PATH_MAX])
 
 static int teardown(void **state __attribute__((unused)))
 {
-	for (unsigned i = 0; i < ntracked; i++)
+	for (unsigned i = 0; i < ntracked; i++) {
+		if (strncmp(tracked[i], "/dev/shm/", 9) != 0)
+			zri_registry_forget(tracked[i]); /* a file-backed arena's link */
 		if (unlink(tracked[i]) != 0 && errno != ENOENT)
 			fprintf(stderr, "teardown: cannot remove %s\n", tracked[i]);
+	}
 	ntracked = 0;
 	if (tracked_dir[0] && rmdir(tracked_dir) != 0)
 		fprintf(stderr, "teardown: cannot remove %s\n", tracked_dir);
@@ -644,7 +647,7 @@ TEST(test_modes_and_owner)
 
 static void make_tmpdir(char path[PATH_MAX])
 {
-	snprintf(tracked_dir, sizeof(tracked_dir), "/tmp/zring-test-XXXXXX");
+	snprintf(tracked_dir, sizeof(tracked_dir), "/tmp/zring-test-%d-XXXXXX", (int)getpid());
 	assert_non_null(mkdtemp(tracked_dir));
 	snprintf(path, PATH_MAX, "%s/arena", tracked_dir);
 	track(path);
