@@ -11,6 +11,8 @@
  *   Claims of a record from the free ring: the take/release of the ring slot
  *   (ring_mpmc.c) plus the acq_rel CAS FREE -> BUILDING. */
 #include <errno.h>
+#include <sched.h>
+#include <time.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,13 +229,28 @@ int zri_job_snapshot(const zr_arena *a, uint32_t idx, uint32_t gen, bool gen_che
 
 /* ---- the free list -------------------------------------------------------- */
 
+#define FREE_PUSH_TRIES (64 + 5000) /* yields, then about 5 s of 1 ms sleeps */
+
 void zri_job_free_slot(zr_arena *a, uint32_t idx, uint32_t gen)
 {
-	/* the ring holds every record twice over: pushing one that is free
-	 * cannot fail, even with stale duplicates queued */
-	if (!zri_mpmc_enqueue(&a->job_free, (uint64_t)gen << 32 | idx)) {
-		zri_arena_poison(a, "job free ring full while freeing a record", idx);
-		return;
+	/* The ring holds every record twice over, so it is never full of
+	 * entries; but an enqueue also fails while the slot a lap behind is
+	 * still TAKEN by a live consumer that was preempted mid-dequeue (on an
+	 * oversubscribed host the ring can lap in a few ms; the tool's live
+	 * test hit it with 1024 records). Wait for that consumer, yielding;
+	 * only a slot held for seconds means corruption. */
+	uint64_t entry = (uint64_t)gen << 32 | idx;
+	for (unsigned tries = 0; !zri_mpmc_enqueue(&a->job_free, entry); tries++) {
+		if (tries >= FREE_PUSH_TRIES) {
+			zri_arena_poison(a, "job free ring full while freeing a record", idx);
+			return;
+		}
+		if (tries < 64) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
 	}
 	uint64_t mine = zri_js_make(gen, 0, a->self, 0, ZR_JOB_FREE);
 	/* relaxed: an RMW in the release sequence of the store that freed the

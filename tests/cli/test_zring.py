@@ -104,13 +104,22 @@ def normalise(text, name, pid):
                   "<UUID>", text)
     # numa node and cpus depend on the machine; widths on the values replaced
     text = re.sub(r"numa -?\d+", "numa <N>", text)
-    return "\n".join(re.sub(r" +", " ", line).rstrip() for line in text.splitlines()) + "\n"
+    # process owner ids carry a generation that differs from run to run
+    text = re.sub(r"process owner \d+", "process owner <O>", text)
+    text = "\n".join(re.sub(r" +", " ", line).rstrip() for line in text.splitlines()) + "\n"
+    return re.sub(r"(?m)^ [1-9]\d* <PID> ", " <O> <PID> ", text)
+
+
+def settled(fx):
+    """Let the fixture's queued jobs pass 1 s, so that findings do not depend on timing."""
+    time.sleep(1.2)
+    return fx
 
 
 class GoldenText(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.fx = Fixture("golden", arena_name("golden"), "ready")
+        cls.fx = settled(Fixture("golden", arena_name("golden"), "ready"))
 
     @classmethod
     def tearDownClass(cls):
@@ -173,7 +182,7 @@ class GoldenText(unittest.TestCase):
 class Json(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.fx = Fixture("golden", arena_name("json"), "ready")
+        cls.fx = settled(Fixture("golden", arena_name("json"), "ready"))
 
     @classmethod
     def tearDownClass(cls):
@@ -188,9 +197,12 @@ class Json(unittest.TestCase):
         self.assertEqual(j["by_status"], {"building": 0, "pending": 2, "processing": 1,
                                           "completed": 1, "failed": 1, "cancelled": 1,
                                           "expired": 0, "delayed": 0})
+        # beta claims the shared critical and high jobs before its own normal ones
         self.assertEqual(j["by_status_priority"]["pending"],
-                         {"critical": 0, "high": 1, "normal": 0, "low": 1})
-        self.assertEqual(j["by_status_priority"]["processing"]["critical"], 1)
+                         {"critical": 0, "high": 0, "normal": 2, "low": 0})
+        self.assertEqual(j["by_status_priority"]["processing"]["low"], 1)
+        self.assertEqual(j["by_status_priority"]["completed"]["critical"], 1)
+        self.assertEqual(j["by_status_priority"]["failed"]["high"], 1)
         self.assertEqual(j["totals"]["submitted"], 6)
         self.assertEqual(j["totals"]["claimed"], 3)
         self.assertEqual(j["totals"]["completed"], 1)
@@ -212,22 +224,26 @@ class Json(unittest.TestCase):
         self.assertTrue(shared["carries_jobs"])
         depth = {lv["priority"]: lv["depth"] for lv in shared["levels"]}
         # the cancelled job's entry stays until a claimer skips it
-        self.assertEqual(depth, {"critical": 0, "high": 1, "normal": 0, "low": 2})
+        self.assertEqual(depth, {"critical": 0, "high": 0, "normal": 0, "low": 1})
         ages = {lv["priority"]: lv["oldest_age_ns"] for lv in shared["levels"]}
-        self.assertGreater(ages["high"], 0)
-        self.assertEqual(ages["critical"], 0)
+        self.assertEqual(ages["low"], 0)  # not a pending job: no age
+        beta = {lv["priority"]: lv for lv in inboxes["zr.in.beta"]["levels"]}
+        self.assertEqual(beta["normal"]["depth"], 2)
+        self.assertGreater(beta["normal"]["oldest_age_ns"], 10 ** 9)
         self.assertIn("zr.in.alpha", inboxes)
         used = sum(c["in_use"] for c in d["payloads"]["classes"])
         self.assertEqual(used, 6)  # one payload per job record still held
-        self.assertEqual([f["severity"] for f in d["findings"]], ["info"])  # the dead letter
+        # beta's inbox waits (over 1 s old), and the dead letter
+        self.assertEqual([f["severity"] for f in d["findings"]], ["warning", "info"])
 
     def test_jobs_filters(self):
         d = zjson("jobs", self.fx.name, "--status", "pending,processing")
         self.assertEqual(d["matched"], 3)
-        self.assertEqual([j["priority"] for j in d["jobs"]], ["critical", "high", "low"])
-        self.assertEqual(d["jobs"][0]["holder"], "alpha")
+        self.assertEqual([j["priority"] for j in d["jobs"]], ["normal", "normal", "low"])
+        self.assertEqual(d["jobs"][2]["holder"], "alpha")
+        self.assertEqual(d["jobs"][0]["target"], "beta")
         d = zjson("jobs", self.fx.name, "--agent", "beta")
-        self.assertEqual(sorted(j["status"] for j in d["jobs"]), ["completed", "failed"])
+        self.assertEqual([j["status"] for j in d["jobs"]], ["pending", "pending"])
         d = zjson("jobs", self.fx.name, "--limit", "2")
         self.assertEqual(d["matched"], 6)
         self.assertEqual(len(d["jobs"]), 2)
@@ -241,7 +257,7 @@ class Json(unittest.TestCase):
         self.assertEqual(failed["error"], "disk on fire")
         self.assertEqual(failed["meta"], {"fixture": "golden"})
         one = zjson("job", self.fx.name, str(failed["id"]))["job"]
-        self.assertEqual(bytes.fromhex(one["payload_head_hex"]), b"for beta 2")
+        self.assertEqual(bytes.fromhex(one["payload_head_hex"]), b"high work")
         by_uuid = zjson("job", self.fx.name, failed["uuid"])["job"]
         self.assertEqual(by_uuid["id"], failed["id"])
         zring("job", self.fx.name, str(failed["id"] + (1 << 40)), check_rc=EXIT_NOT_FOUND)
@@ -251,8 +267,7 @@ class Json(unittest.TestCase):
         d = zjson("ring", self.fx.name, "events")
         self.assertEqual(d["ring"]["entries"], [1000, 2000, 3000])
         d = zjson("ring", self.fx.name, "zr.shared")
-        self.assertEqual(len(d["ring"]["entries"]), 4)
-        self.assertEqual(len(d["ring"]["entries"][3]), 2)
+        self.assertEqual([len(e) for e in d["ring"]["entries"]], [0, 0, 0, 1])
         zring("ring", self.fx.name, "nope", check_rc=EXIT_NOT_FOUND)
 
     def test_agents_check(self):
@@ -267,7 +282,7 @@ class Json(unittest.TestCase):
     def test_prometheus(self):
         _, out, _ = zring("stat", self.fx.name, "--prometheus", check_rc=0)
         check_prometheus(self, out)
-        self.assertIn('zring_jobs{arena="%s",status="pending",priority="high"} 1' % self.fx.name,
+        self.assertIn('zring_jobs{arena="%s",status="pending",priority="normal"} 2' % self.fx.name,
                       out)
         self.assertIn('zring_ring_depth{arena="%s",ring="events",level=""} 3' % self.fx.name, out)
         _, out, _ = zring("stat", "--prometheus", check_rc=0)  # every arena
@@ -391,10 +406,11 @@ class Corrupt(unittest.TestCase):
             rc, out, err = zring(cmd[0], name, *cmd[1:])
             self.assertIn(rc, allowed, "%s: rc %d\n%s" % (cmd, rc, err))
             if rc:
-                self.assertTrue(err.startswith("zring: "), err)
+                self.assertTrue(err.startswith("zring: ") or (cmd[0] == "check" and rc == 3),
+                                "%s: rc %d, stderr %r" % (cmd, rc, err))
                 if message:
                     self.assertRegex(err, message)
-            if rc in (0, 3) and "--json" in cmd:
+            if rc == 0 and "--json" in cmd:
                 json.loads(out)
 
     def test_missing(self):
@@ -499,7 +515,7 @@ class Top(unittest.TestCase):
             self.assertFalse(during[3] & termios.ECHO)
             frame = buf.rsplit(b"\x1b[H", 1)[1]
             text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", frame).decode(errors="replace")
-            lines = text.split("\r\n")
+            lines = text.replace("\r", "").split("\n")
             self.assertLessEqual(len(lines), 20)
             self.assertTrue(all(len(l) <= 70 for l in lines), lines)
             self.assertIn("health:", text)

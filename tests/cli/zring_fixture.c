@@ -1,4 +1,4 @@
-/* zring_fixture: arenas for the `zring` tool's tests (tests/cli/*.py).
+/* zring_fixture: arenas for the `zring` tool's tests (tests/cli/test_zring.py).
  *
  *   zring_fixture golden NAME
  *       A small arena in a fixed state: agents alpha and beta (alive, held
@@ -55,10 +55,9 @@ static zr_arena *create(const char *name, size_t size)
 	zr_arena *a = NULL;
 	zr_diag d = {0};
 	bool file = strchr(name, '/') != NULL;
-	if (file)
-		(void)unlink(name);
-	else
-		(void)zr_arena_unlink(name); /* a leftover of a killed run */
+	/* a leftover of a killed run */
+	if (file ? unlink(name) : zr_arena_unlink(name)) {
+	}
 	if (file ? zr_arena_create_file(name, &cfg, &a, &d) : zr_arena_create(name, &cfg, &a, &d))
 		DIE("create %s: %s", name, d.msg);
 	return a;
@@ -221,7 +220,8 @@ static void producer(const char *name, int k, struct tally *t)
 					n++;
 					atomic_fetch_add(&t->submitted, 1);
 				} else {
-					(void)zr_payload_free(a, b.payload);
+					if (zr_payload_free(a, b.payload))
+						DIE("free of an unsubmitted payload failed");
 				}
 			}
 			if (zr_ring_enqueue(ev, seq))
@@ -237,7 +237,7 @@ static void producer(const char *name, int k, struct tally *t)
 						 j.status == ZR_JOB_CANCELLED || j.status == ZR_JOB_EXPIRED);
 			if (final && zr_job_release(a, win[i]) == 0)
 				atomic_fetch_add(&t->released, 1);
-			else if (rc == 0)
+			else if (rc == 0 || rc == -EAGAIN) /* busy: look again next round */
 				win[keep++] = win[i];
 		}
 		n = keep;

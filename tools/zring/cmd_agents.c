@@ -25,8 +25,8 @@ static void print_agent(const zr_arena *a, const struct snap *s, const zr_agent_
 	       fmt_age(up, sizeof(up), g->registered_ns, s->mono_ns),
 	       g->on_death == ZR_ON_DEATH_TO_SHARED ? "inbox to the shared queue"
 						    : "inbox kept for a successor");
-	printf("  placement: cpus %s  numa %d  %s\n", g->place.ncpus ? g->place.cpus : "(not pinned)",
-	       g->place.numa_node, g->place.note);
+	printf("  placement: cpus %s  numa %d%s%s\n", g->place.ncpus ? g->place.cpus : "(not pinned)",
+	       g->place.numa_node, g->place.note[0] ? "  " : "", g->place.note);
 	if (g->caps[0])
 		printf("  caps: %s\n", g->caps);
 	printf("  inbox %u  submitted %llu  claimed %llu  completed %llu  failed %llu  stale %llu\n",

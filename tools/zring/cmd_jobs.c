@@ -255,7 +255,7 @@ static void print_job(const zr_arena *a, const struct one_ctx *c)
 		printf("  ttl: %s %s\n", j->expire_ns > now ? "expires in" : "expired",
 		       fmt_dur(t1, sizeof(t1), j->expire_ns > now ? j->expire_ns - now
 								  : now - j->expire_ns));
-	if (j->due_ns)
+	if (j->due_ns && (j->status == ZR_JOB_DELAYED || j->status == ZR_JOB_PROCESSING))
 		printf("  %s %s %s\n",
 		       j->status == ZR_JOB_PROCESSING ? "lease ends" : "due",
 		       j->due_ns > now ? "in" : "since",

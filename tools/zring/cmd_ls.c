@@ -12,7 +12,7 @@ struct row {
 	bool opened;
 	uint32_t agents_alive, agents_dead;
 	uint64_t pending;
-	char error[160];
+	char error[320];
 };
 
 struct count_ctx {

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	int c;
 	double v;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		const char *name = NULL;
 		for (const struct option *p = longopts; p->name; p++)
 			if (p->val == c)

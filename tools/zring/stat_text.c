@@ -86,7 +86,7 @@ static void jobs(FILE *f, const struct snap *cur, const struct snap *prev)
 	fprintf(f, "latency     %9s %9s %9s %9s %9s %9s %9s\n", "count", "mean", "p50", "p90",
 		"p99", "p99.9", "max");
 	const zr_hist *h[2] = {&j->claim_latency, &j->complete_latency};
-	const char *hn[2] = {"submit>claim", "claim>done"};
+	const char *hn[2] = {"claim wait", "run time"}; /* submit->claim, claim->complete */
 	for (int k = 0; k < 2; k++) {
 		char v[6][32];
 		fprintf(f, "  %-10s%9llu %9s %9s %9s %9s %9s %9s\n", hn[k],
