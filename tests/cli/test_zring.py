@@ -173,7 +173,7 @@ class GoldenText(unittest.TestCase):
             self.assertIn("  %s " % cmd, out)
             _, h, _ = zring(cmd, "--help", check_rc=0)
             self.assertIn("usage: zring %s" % cmd, h)
-            self.assertIn("--json", h if cmd != "top" else "--json")
+            self.assertIn("--json", h)
             self.assertIn("exit status:", h)
 
 
@@ -547,6 +547,12 @@ class Top(unittest.TestCase):
                               check_rc=0)
             self.assertEqual(out.count("zring top"), 3)
             self.assertNotIn("\x1b[", out)
+            _, out, _ = zring("top", fx.name, "--interval", "0.1", "--iterations", "2",
+                              "--json", check_rc=0)
+            frames = [json.loads(l) for l in out.splitlines()]
+            self.assertEqual([f["command"] for f in frames], ["top", "top"])
+            self.assertEqual(frames[0]["interval_ns"], 0)
+            self.assertGreater(frames[1]["interval_ns"], 0)
         finally:
             fx.stop()
 

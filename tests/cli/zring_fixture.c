@@ -175,11 +175,11 @@ enum { RUN = 0, QUIESCE = 1, STOP = 2 };
 /* Shared with the children (anonymous mapping, not in the arena). */
 struct tally {
 	_Atomic int phase;
-	_Atomic int idle;		     /* children that finished and wait */
-	_Atomic uint64_t submitted;	     /* submits that returned 0 */
-	_Atomic uint64_t completed;	     /* completes that returned 0 */
-	_Atomic uint64_t failed;	     /* fail calls that returned 0 */
-	_Atomic uint64_t released;	     /* releases that returned 0 */
+	_Atomic int idle;			/* children that finished and wait */
+	_Atomic uint64_t submitted;		/* submits that returned 0 */
+	_Atomic uint64_t completed;		/* completes that returned 0 */
+	_Atomic uint64_t failed;		/* fail calls that returned 0 */
+	_Atomic uint64_t released;		/* releases that returned 0 */
 	_Atomic uint64_t events_in, events_out; /* ring "events" */
 };
 
@@ -232,9 +232,9 @@ static void producer(const char *name, int k, struct tally *t)
 		for (unsigned i = 0; i < n; i++) {
 			zr_job_info j;
 			int rc = zr_job_get(a, win[i], &j);
-			bool final = rc == 0 && (j.status == ZR_JOB_COMPLETED ||
-						 j.status == ZR_JOB_FAILED ||
-						 j.status == ZR_JOB_CANCELLED || j.status == ZR_JOB_EXPIRED);
+			bool final = rc == 0 &&
+				     (j.status == ZR_JOB_COMPLETED || j.status == ZR_JOB_FAILED ||
+				      j.status == ZR_JOB_CANCELLED || j.status == ZR_JOB_EXPIRED);
 			if (final && zr_job_release(a, win[i]) == 0)
 				atomic_fetch_add(&t->released, 1);
 			else if (rc == 0 || rc == -EAGAIN) /* busy: look again next round */
@@ -324,8 +324,8 @@ static int workload(const char *name)
 	zr_ring *ev = NULL;
 	TRY(zr_ring_create(a, "events", &rc, &ev));
 	zr_ring_close(ev);
-	struct tally *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			       -1, 0);
+	struct tally *t =
+		mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t == MAP_FAILED)
 		DIE("mmap: %s", strerror(errno));
 	memset(t, 0, sizeof(*t));

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages zring needs, if any is missing (Debian 12, root).
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format llvm libclang-rt-14-dev
+pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format llvm libclang-rt-14-dev python3
       codespell
-      liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev
+      liburing-dev libhwloc-dev libzstd-dev libxxhash-dev libbenchmark-dev libcmocka-dev libjansson-dev
       # the benchmark suite's peers and its plot (bench/README.md); the
       # suite reports a peer as skipped when its package is missing
       libdpdk-dev libck-dev libboost-dev libiceoryx-posh-dev iceoryx python3-matplotlib)

@@ -20,18 +20,13 @@ int cli_fail(int code, const char *fmt, ...)
 int cli_exit_for(int rc)
 {
 	switch (rc) {
-	case 0:
-		return EXIT_OK;
+	case 0: return EXIT_OK;
 	case -ENOENT:
-	case ZR_ESTALE:
-		return EXIT_NOT_FOUND;
+	case ZR_ESTALE: return EXIT_NOT_FOUND;
 	case ZR_ECORRUPT:
-	case ZR_EPOISONED:
-		return EXIT_CORRUPT;
-	case -EINVAL:
-		return EXIT_USAGE;
-	default:
-		return EXIT_ERROR;
+	case ZR_EPOISONED: return EXIT_CORRUPT;
+	case -EINVAL: return EXIT_USAGE;
+	default: return EXIT_ERROR;
 	}
 }
 
@@ -39,24 +34,16 @@ int cli_exit_for(int rc)
 static const char *hint(int rc)
 {
 	switch (rc) {
-	case -ENOENT:
-		return "`zring ls` lists the arenas of this host";
-	case ZR_EFOREIGN:
-		return "the segment was not made by zring";
-	case ZR_ETRUNC:
-		return "the segment was cut short (disk full, or truncated by hand)";
+	case -ENOENT: return "`zring ls` lists the arenas of this host";
+	case ZR_EFOREIGN: return "the segment was not made by zring";
+	case ZR_ETRUNC: return "the segment was cut short (disk full, or truncated by hand)";
 	case ZR_EVERSION:
-	case ZR_ELAYOUT:
-		return "use the zring tool of the build that created it";
-	case ZR_ENOTREADY:
-		return "its creator died while creating it; `zring gc` removes it";
+	case ZR_ELAYOUT: return "use the zring tool of the build that created it";
+	case ZR_ENOTREADY: return "its creator died while creating it; `zring gc` removes it";
 	case ZR_EOWNER:
-	case -EACCES:
-		return "run as its owner, or create arenas with ZR_ARENA_GROUP";
-	case ZR_EPOISONED:
-		return "a process found a broken invariant; the reason above says where";
-	default:
-		return NULL;
+	case -EACCES: return "run as its owner, or create arenas with ZR_ARENA_GROUP";
+	case ZR_EPOISONED: return "a process found a broken invariant; the reason above says where";
+	default: return NULL;
 	}
 }
 

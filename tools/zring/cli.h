@@ -107,8 +107,8 @@ json_t *json_u64(uint64_t v);
 /* A string from shared memory: bytes outside printable ASCII become '?'. */
 json_t *json_text(const char *s);
 json_t *json_hist(const zr_hist *h);
-json_t *json_job(const zr_job_info *j, const char *source, const char *target,
-		 const char *holder, uint64_t now_ns);
+json_t *json_job(const zr_job_info *j, const char *source, const char *target, const char *holder,
+		 uint64_t now_ns);
 
 /* ---- names and parsing (names.c) ----------------------------------------- */
 

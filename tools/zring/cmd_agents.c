@@ -25,18 +25,21 @@ static void print_agent(const zr_arena *a, const struct snap *s, const zr_agent_
 	       fmt_age(up, sizeof(up), g->registered_ns, s->mono_ns),
 	       g->on_death == ZR_ON_DEATH_TO_SHARED ? "inbox to the shared queue"
 						    : "inbox kept for a successor");
-	printf("  placement: cpus %s  numa %d%s%s\n", g->place.ncpus ? g->place.cpus : "(not pinned)",
-	       g->place.numa_node, g->place.note[0] ? "  " : "", g->place.note);
+	printf("  placement: cpus %s  numa %d%s%s\n",
+	       g->place.ncpus ? g->place.cpus : "(not pinned)", g->place.numa_node,
+	       g->place.note[0] ? "  " : "", g->place.note);
 	if (g->caps[0])
 		printf("  caps: %s\n", g->caps);
-	printf("  inbox %u  submitted %llu  claimed %llu  completed %llu  failed %llu  stale %llu\n",
+	printf("  inbox %u  submitted %llu  claimed %llu  completed %llu  failed %llu  stale "
+	       "%llu\n",
 	       g->inbox_depth, (unsigned long long)g->submitted, (unsigned long long)g->claimed,
 	       (unsigned long long)g->completed, (unsigned long long)g->failed,
 	       (unsigned long long)g->stale);
 	printf("  latency: submit>claim p50 %s p99 %s (%llu)  claim>done p50 %s p99 %s (%llu)\n",
 	       fmt_dur(p50, sizeof(p50), zr_hist_percentile(&claim, 50)),
 	       fmt_dur(p99, sizeof(p99), zr_hist_percentile(&claim, 99)),
-	       (unsigned long long)claim.count, fmt_dur(c50, sizeof(c50), zr_hist_percentile(&done, 50)),
+	       (unsigned long long)claim.count,
+	       fmt_dur(c50, sizeof(c50), zr_hist_percentile(&done, 50)),
 	       fmt_dur(c99, sizeof(c99), zr_hist_percentile(&done, 99)),
 	       (unsigned long long)done.count);
 }

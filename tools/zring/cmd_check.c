@@ -49,9 +49,9 @@ int cmd_check(const struct cli_opts *o)
 			json_t *x = json_object();
 			json_object_set_new(x, "area", json_text(c.v[i].area ? c.v[i].area : "?"));
 			json_object_set_new(x, "where", json_text(c.v[i].where));
-			json_object_set_new(x, "offset", c.v[i].offset == UINT64_MAX
-								 ? json_null()
-								 : json_u64(c.v[i].offset));
+			json_object_set_new(x, "offset",
+					    c.v[i].offset == UINT64_MAX ? json_null()
+									: json_u64(c.v[i].offset));
 			json_object_set_new(x, "what", json_text(c.v[i].msg));
 			json_array_append_new(arr, x);
 		}
@@ -63,7 +63,8 @@ int cmd_check(const struct cli_opts *o)
 		rc = c.total ? EXIT_CORRUPT : EXIT_OK;
 	} else {
 		for (size_t i = 0; i < c.kept; i++) {
-			printf("violation: %-7s %-24s", c.v[i].area ? c.v[i].area : "?", c.v[i].where);
+			printf("violation: %-7s %-24s", c.v[i].area ? c.v[i].area : "?",
+			       c.v[i].where);
 			if (c.v[i].offset != UINT64_MAX)
 				printf(" at %#10llx", (unsigned long long)c.v[i].offset);
 			printf(": %s\n", c.v[i].msg);
@@ -71,8 +72,8 @@ int cmd_check(const struct cli_opts *o)
 		if (c.total > c.kept)
 			printf("(%zu more violations not shown)\n", c.total - c.kept);
 		if (c.total)
-			printf("%s: %zu violation%s of the arena's invariants\n", o->argv[0], c.total,
-			       c.total == 1 ? "" : "s");
+			printf("%s: %zu violation%s of the arena's invariants\n", o->argv[0],
+			       c.total, c.total == 1 ? "" : "s");
 		else
 			printf("%s: ok (header, processes, rings, payloads, agents, jobs)\n",
 			       o->argv[0]);

@@ -30,7 +30,8 @@ int cmd_gc(const struct cli_opts *o)
 	int rc = zr_arena_list(NULL, 0, &n);
 	zr_arena_entry *e = calloc(n + 1, sizeof(*e));
 	if (rc || !e)
-		return cli_fail(EXIT_ERROR, "gc: cannot list arenas: %s", zr_strerror(rc ? rc : -ENOMEM));
+		return cli_fail(EXIT_ERROR, "gc: cannot list arenas: %s",
+				zr_strerror(rc ? rc : -ENOMEM));
 	size_t found = 0, stale = 0;
 	if (zr_arena_list(e, n, &found))
 		found = 0; /* /dev/shm went away meanwhile */
@@ -47,8 +48,9 @@ int cmd_gc(const struct cli_opts *o)
 	if (go && !o->yes) {
 		if (o->json || !isatty(STDIN_FILENO)) {
 			free(e);
-			return cli_fail(EXIT_USAGE, "gc: %zu stale arenas; not asking without a "
-						   "terminal: pass --yes to remove them or --dry-run",
+			return cli_fail(EXIT_USAGE,
+					"gc: %zu stale arenas; not asking without a "
+					"terminal: pass --yes to remove them or --dry-run",
 					stale);
 		}
 		go = confirm(stale);
@@ -67,13 +69,14 @@ int cmd_gc(const struct cli_opts *o)
 		}
 		json_t *k = json_object();
 		json_object_set_new(k, "name", json_text(what));
-		json_object_set_new(k, "why", json_string(r == -ECANCELED ? "not asked to remove"
-							  : r == -EBUSY   ? "alive again"
-									  : zr_strerror(r)));
+		json_object_set_new(k, "why",
+				    json_string(r == -ECANCELED ? "not asked to remove"
+						: r == -EBUSY	? "alive again"
+								: zr_strerror(r)));
 		json_array_append_new(kept, k);
 		if (!o->json && r != -ECANCELED)
-			printf("kept %s: %s\n", what, r == -EBUSY ? "a process attached meanwhile"
-								   : zr_strerror(r));
+			printf("kept %s: %s\n", what,
+			       r == -EBUSY ? "a process attached meanwhile" : zr_strerror(r));
 	}
 	if (o->json) {
 		json_t *d = json_doc("gc");

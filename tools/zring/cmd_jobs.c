@@ -22,22 +22,24 @@ static int list(void *ctx)
 
 static const char *type_of(const zr_job_info *j)
 {
-	return j->type == ZR_JOB_CUSTOM && j->type_name[0] ? j->type_name : zr_job_type_name(j->type);
+	return j->type == ZR_JOB_CUSTOM && j->type_name[0] ? j->type_name
+							   : zr_job_type_name(j->type);
 }
 
 static void print_rows(const zr_arena *a, const zr_job_info *r, size_t n, size_t total, bool dlq)
 {
 	uint64_t now = cli_now_mono();
-	printf("%-20s %-10s %-8s %-13s %-16s %-16s %-16s %7s %9s %9s%s\n", "id", "status", "priority",
-	       "type", "source", "target", "holder", "retries", "age", "payload",
+	printf("%-20s %-10s %-8s %-13s %-16s %-16s %-16s %7s %9s %9s%s\n", "id", "status",
+	       "priority", "type", "source", "target", "holder", "retries", "age", "payload",
 	       dlq ? "  error" : "");
 	for (size_t i = 0; i < n; i++) {
 		const zr_job_info *j = &r[i];
 		char src[48], dst[48], hold[48], age[32], pay[32], tries[24];
 		snprintf(tries, sizeof(tries), "%u/%u", j->retries, j->max_retries);
 		printf("%-20llu %-10s %-8s %-13.13s %-16.16s %-16.16s %-16.16s %7s %9s %9s%s%s\n",
-		       (unsigned long long)j->id, zr_job_status_name(j->status), zr_prio_name(j->prio),
-		       type_of(j), agent_name(a, j->source, src, sizeof(src)),
+		       (unsigned long long)j->id, zr_job_status_name(j->status),
+		       zr_prio_name(j->prio), type_of(j),
+		       agent_name(a, j->source, src, sizeof(src)),
 		       j->target ? agent_name(a, j->target, dst, sizeof(dst)) : "(shared)",
 		       agent_name(a, j->holder, hold, sizeof(hold)), tries,
 		       fmt_age(age, sizeof(age), j->submit_ns, now),
@@ -101,8 +103,9 @@ static int list_jobs(const struct cli_opts *o, const char *cmd, uint32_t status_
 		long m = parse_status_mask(o->status);
 		if (m < 0) {
 			zr_arena_close(a);
-			return cli_fail(EXIT_USAGE, "%s: unknown status in '%s' (pending, delayed, "
-						   "processing, completed, failed, cancelled, expired)",
+			return cli_fail(EXIT_USAGE,
+					"%s: unknown status in '%s' (pending, delayed, "
+					"processing, completed, failed, cancelled, expired)",
 					cmd, o->status);
 		}
 		c.f.status_mask = (uint32_t)m;
@@ -111,9 +114,10 @@ static int list_jobs(const struct cli_opts *o, const char *cmd, uint32_t status_
 		long m = parse_prio_mask(o->priority);
 		if (m < 0) {
 			zr_arena_close(a);
-			return cli_fail(EXIT_USAGE,
-					"%s: unknown priority in '%s' (critical, high, normal, low)",
-					cmd, o->priority);
+			return cli_fail(
+				EXIT_USAGE,
+				"%s: unknown priority in '%s' (critical, high, normal, low)", cmd,
+				o->priority);
 		}
 		c.f.prio_mask = (uint32_t)m;
 	}
@@ -148,7 +152,8 @@ int cmd_jobs(const struct cli_opts *o)
 int cmd_dlq(const struct cli_opts *o)
 {
 	if (o->status)
-		return cli_fail(EXIT_USAGE, "dlq: lists failed jobs only; use `zring jobs --status`");
+		return cli_fail(EXIT_USAGE,
+				"dlq: lists failed jobs only; use `zring jobs --status`");
 	return list_jobs(o, "dlq", 1u << ZR_JOB_FAILED);
 }
 
@@ -194,7 +199,8 @@ static int one(void *ctx)
 	rc = zr_job_get(c->a, c->id, &c->j);
 	if (rc)
 		return rc;
-	c->payload_rc = copy_head(c->a, c->j.payload, c->j.payload_len, c->head, c->want, &c->nhead);
+	c->payload_rc =
+		copy_head(c->a, c->j.payload, c->j.payload_len, c->head, c->want, &c->nhead);
 	c->result_rc = copy_head(c->a, c->j.result, c->j.result_len, c->rhead, c->want, &c->nrhead);
 	return 0;
 }
@@ -249,17 +255,18 @@ static void print_job(const zr_arena *a, const struct one_ctx *c)
 	       j->attempt, fmt_dur(t1, sizeof(t1), j->backoff_ns),
 	       fmt_dur(t2, sizeof(t2), j->backoff_max_ns));
 	printf("  submitted %s ago  claimed %s ago  finished %s ago\n",
-	       fmt_age(t1, sizeof(t1), j->submit_ns, now), fmt_age(t2, sizeof(t2), j->claim_ns, now),
+	       fmt_age(t1, sizeof(t1), j->submit_ns, now),
+	       fmt_age(t2, sizeof(t2), j->claim_ns, now),
 	       fmt_age(t3, sizeof(t3), j->finish_ns, now));
 	if (j->expire_ns)
 		printf("  ttl: %s %s\n", j->expire_ns > now ? "expires in" : "expired",
-		       fmt_dur(t1, sizeof(t1), j->expire_ns > now ? j->expire_ns - now
-								  : now - j->expire_ns));
+		       fmt_dur(t1, sizeof(t1),
+			       j->expire_ns > now ? j->expire_ns - now : now - j->expire_ns));
 	if (j->due_ns && (j->status == ZR_JOB_DELAYED || j->status == ZR_JOB_PROCESSING))
-		printf("  %s %s %s\n",
-		       j->status == ZR_JOB_PROCESSING ? "lease ends" : "due",
+		printf("  %s %s %s\n", j->status == ZR_JOB_PROCESSING ? "lease ends" : "due",
 		       j->due_ns > now ? "in" : "since",
-		       fmt_dur(t1, sizeof(t1), j->due_ns > now ? j->due_ns - now : now - j->due_ns));
+		       fmt_dur(t1, sizeof(t1),
+			       j->due_ns > now ? j->due_ns - now : now - j->due_ns));
 	if (j->interval_ns)
 		printf("  recurring every %s\n", fmt_dur(t1, sizeof(t1), j->interval_ns));
 	printf("  meta:");
@@ -269,7 +276,8 @@ static void print_job(const zr_arena *a, const struct one_ctx *c)
 		if (v >= j->meta + ZR_JOB_META_BYTES)
 			break;
 		printf(" %s=%s", k, v);
-		i = (size_t)(v - j->meta) + strnlen(v, (size_t)(j->meta + ZR_JOB_META_BYTES - v)) + 1;
+		i = (size_t)(v - j->meta) + strnlen(v, (size_t)(j->meta + ZR_JOB_META_BYTES - v)) +
+		    1;
 	}
 	printf("%s\n", j->meta[0] ? "" : " (none)");
 	if (j->error[0])
@@ -305,7 +313,8 @@ static int emit_job(void *ctx)
 int cmd_job(const struct cli_opts *o)
 {
 	if (o->argc != 2)
-		return cli_fail(EXIT_USAGE, "job: give an arena and a job id (see zring job --help)");
+		return cli_fail(EXIT_USAGE,
+				"job: give an arena and a job id (see zring job --help)");
 	zr_arena *a = NULL;
 	int rc = cli_attach(o->argv[0], &a);
 	if (rc)
@@ -323,7 +332,8 @@ int cmd_job(const struct cli_opts *o)
 	if (rc == -EFAULT)
 		rc = cli_fault_exit(a, off);
 	else if (rc == -EINVAL)
-		rc = cli_fail(EXIT_USAGE, "job: '%s' is not a job id of this arena (a number or a UUID)",
+		rc = cli_fail(EXIT_USAGE,
+			      "job: '%s' is not a job id of this arena (a number or a UUID)",
 			      o->argv[1]);
 	else if (rc == ZR_ESTALE)
 		rc = cli_fail(EXIT_NOT_FOUND,

@@ -107,7 +107,8 @@ int cmd_ls(const struct cli_opts *o)
 			json_object_set_new(x, "file_backed", json_boolean(r->e.file_backed));
 			json_object_set_new(x, "size", json_u64(r->e.size));
 			json_object_set_new(x, "owner_uid", json_u64(r->e.uid));
-			json_object_set_new(x, "owner", json_text(fmt_user(user, sizeof(user), r->e.uid)));
+			json_object_set_new(x, "owner",
+					    json_text(fmt_user(user, sizeof(user), r->e.uid)));
 			json_object_set_new(x, "creator_pid", json_u64(r->e.creator_pid));
 			json_object_set_new(x, "procs_alive", json_u64(r->e.procs_alive));
 			json_object_set_new(x, "procs_dead", json_u64(r->e.procs_dead));
@@ -119,14 +120,15 @@ int cmd_ls(const struct cli_opts *o)
 					    r->opened ? json_u64(r->pending) : json_null());
 			json_object_set_new(x, "stale", json_boolean(r->e.stale));
 			json_object_set_new(x, "state", json_string(state_of(r)));
-			json_object_set_new(x, "error", r->error[0] ? json_text(r->error) : json_null());
+			json_object_set_new(x, "error",
+					    r->error[0] ? json_text(r->error) : json_null());
 			json_array_append_new(arr, x);
 		}
 		json_object_set_new(d, "arenas", arr);
 		json_emit(d);
 	} else {
-		printf("%-32s %10s %-10s %8s %11s %11s %8s  %s\n", "name", "size", "owner", "creator",
-		       "procs a/d", "agents a/d", "pending", "state");
+		printf("%-32s %10s %-10s %8s %11s %11s %8s  %s\n", "name", "size", "owner",
+		       "creator", "procs a/d", "agents a/d", "pending", "state");
 		for (size_t i = 0; i < n; i++) {
 			const struct row *r = &rows[i];
 			char sz[32], user[64], pa[24], ag[24], pend[24];
@@ -135,9 +137,11 @@ int cmd_ls(const struct cli_opts *o)
 				 r->agents_dead);
 			snprintf(pend, sizeof(pend), r->opened ? "%llu" : "-",
 				 (unsigned long long)r->pending);
-			printf("%-32s %10s %-10s %8u %11s %11s %8s  %s", r->e.file_backed ? r->e.path : r->e.name,
-			       fmt_bytes(sz, sizeof(sz), r->e.size), fmt_user(user, sizeof(user), r->e.uid),
-			       r->e.creator_pid, pa, ag, pend, state_of(r));
+			printf("%-32s %10s %-10s %8u %11s %11s %8s  %s",
+			       r->e.file_backed ? r->e.path : r->e.name,
+			       fmt_bytes(sz, sizeof(sz), r->e.size),
+			       fmt_user(user, sizeof(user), r->e.uid), r->e.creator_pid, pa, ag,
+			       pend, state_of(r));
 			if (r->error[0])
 				printf(": %s", r->error);
 			printf("\n");

@@ -65,8 +65,8 @@ static void print_entries(const struct ring_ctx *c, unsigned l)
 		zr_job_info j;
 		char age[32];
 		if (c->r.jobs_inbox && zr_job_get(c->a, v, &j) == 0)
-			printf("  job %s %s, %s old", zr_job_status_name(j.status), zr_prio_name(j.prio),
-			       fmt_age(age, sizeof(age), j.submit_ns, now));
+			printf("  job %s %s, %s old", zr_job_status_name(j.status),
+			       zr_prio_name(j.prio), fmt_age(age, sizeof(age), j.submit_ns, now));
 		else if (c->r.jobs_inbox)
 			printf("  (job released: skipped by claimers)");
 		printf("\n");
@@ -87,12 +87,14 @@ static void print_ring(const struct ring_ctx *c)
 		const zr_ring_stats *st = &c->r.st[l];
 		if (c->r.e.inbox)
 			printf("level %s:", zr_prio_name(l));
-		printf("  depth %u  enqueued %llu  dequeued %llu  full %llu  empty %llu  waits %llu  "
+		printf("  depth %u  enqueued %llu  dequeued %llu  full %llu  empty %llu  waits "
+		       "%llu  "
 		       "wakes %llu  drops %llu  redelivers %llu\n",
-		       st->count, (unsigned long long)st->enqueued, (unsigned long long)st->dequeued,
-		       (unsigned long long)st->full, (unsigned long long)st->empty,
-		       (unsigned long long)st->waits, (unsigned long long)st->wakes,
-		       (unsigned long long)st->drops, (unsigned long long)st->redelivers);
+		       st->count, (unsigned long long)st->enqueued,
+		       (unsigned long long)st->dequeued, (unsigned long long)st->full,
+		       (unsigned long long)st->empty, (unsigned long long)st->waits,
+		       (unsigned long long)st->wakes, (unsigned long long)st->drops,
+		       (unsigned long long)st->redelivers);
 		printf("  %6s  %18s  %20s\n", "#", "entry (hex)", "entry");
 		print_entries(c, l);
 	}
@@ -127,7 +129,8 @@ static json_t *ring_json(const struct ring_ctx *c)
 int cmd_ring(const struct cli_opts *o)
 {
 	if (o->argc != 2)
-		return cli_fail(EXIT_USAGE, "ring: give an arena and a ring name (see zring ring --help)");
+		return cli_fail(EXIT_USAGE,
+				"ring: give an arena and a ring name (see zring ring --help)");
 	zr_arena *a = NULL;
 	int rc = cli_attach(o->argv[0], &a);
 	if (rc)
@@ -139,8 +142,9 @@ int cmd_ring(const struct cli_opts *o)
 	if (rc == -EFAULT)
 		rc = cli_fault_exit(a, off);
 	else if (rc == -ENOENT)
-		rc = cli_fail(EXIT_NOT_FOUND, "no ring or inbox '%s' in %s (`zring stat` lists them)",
-			      o->argv[1], o->argv[0]);
+		rc = cli_fail(EXIT_NOT_FOUND,
+			      "no ring or inbox '%s' in %s (`zring stat` lists them)", o->argv[1],
+			      o->argv[0]);
 	else if (rc)
 		rc = cli_fail(cli_exit_for(rc), "ring %s: %s", o->argv[1],
 			      rc == ZR_ECORRUPT ? "its header fails its checks (`zring check`)"

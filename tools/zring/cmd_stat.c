@@ -45,7 +45,8 @@ static int prometheus_all(void)
 	zr_arena_entry *e = calloc(n + 1, sizeof(*e));
 	struct snap *v = calloc(n + 1, sizeof(*v));
 	if (rc || !e || !v)
-		return cli_fail(EXIT_ERROR, "cannot list arenas: %s", zr_strerror(rc ? rc : -ENOMEM));
+		return cli_fail(EXIT_ERROR, "cannot list arenas: %s",
+				zr_strerror(rc ? rc : -ENOMEM));
 	size_t found = 0, got = 0;
 	if (zr_arena_list(e, n, &found))
 		found = 0; /* /dev/shm went away meanwhile */

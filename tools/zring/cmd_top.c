@@ -118,7 +118,7 @@ int cmd_top(const struct cli_opts *o)
 	if (o->argc != 1)
 		return cli_fail(EXIT_USAGE, "top: give one arena (see zring top --help)");
 	double interval = o->interval_s > 0 ? o->interval_s : 1.0;
-	bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+	bool tty = !o->json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 	zr_arena *a = NULL;
 	int rc = cli_attach(o->argv[0], &a);
 	if (rc)
@@ -138,9 +138,18 @@ int cmd_top(const struct cli_opts *o)
 		rc = snap_take_guarded(a, &snaps[cur]);
 		if (rc)
 			break;
+		if (o->json) { /* one stat object per line and frame */
+			json_t *d = stat_json(&snaps[cur], have_prev ? &snaps[!cur] : NULL);
+			json_object_set_new(d, "command", json_string("top"));
+			json_dumpf(d, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+			json_decref(d);
+			fputc('\n', stdout);
+			fflush(stdout);
+		}
 		size_t len = 0;
-		char *text = frame_text(o->argv[0], interval, &snaps[cur],
-					have_prev ? &snaps[!cur] : NULL, tty, &len);
+		char *text = o->json ? NULL
+				     : frame_text(o->argv[0], interval, &snaps[cur],
+						  have_prev ? &snaps[!cur] : NULL, tty, &len);
 		if (text && tty) {
 			draw(text, len);
 		} else if (text) {

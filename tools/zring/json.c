@@ -77,8 +77,8 @@ static json_t *json_stamp(uint64_t stamp, uint64_t now)
 	return stamp ? json_u64(now > stamp ? now - stamp : 0) : json_null();
 }
 
-json_t *json_job(const zr_job_info *j, const char *source, const char *target,
-		 const char *holder, uint64_t now)
+json_t *json_job(const zr_job_info *j, const char *source, const char *target, const char *holder,
+		 uint64_t now)
 {
 	char uuid[37];
 	uuid_text(j->uuid, uuid);
@@ -89,9 +89,10 @@ json_t *json_job(const zr_job_info *j, const char *source, const char *target,
 	json_object_set_new(o, "uuid", json_string(uuid));
 	json_object_set_new(o, "status", json_string(zr_job_status_name(j->status)));
 	json_object_set_new(o, "priority", json_string(zr_prio_name(j->prio)));
-	json_object_set_new(o, "type", json_text(j->type == ZR_JOB_CUSTOM && j->type_name[0]
-							 ? j->type_name
-							 : zr_job_type_name(j->type)));
+	json_object_set_new(o, "type",
+			    json_text(j->type == ZR_JOB_CUSTOM && j->type_name[0]
+					      ? j->type_name
+					      : zr_job_type_name(j->type)));
 	json_object_set_new(o, "source", json_text(source));
 	json_object_set_new(o, "target", json_text(target));
 	json_object_set_new(o, "holder", holder ? json_text(holder) : json_null());

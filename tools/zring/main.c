@@ -23,7 +23,8 @@ const struct cli_cmd cli_commands[] = {
 	{"top", cmd_top, "ARENA", "stat, refreshed live with rates per second",
 	 "Redraws every --interval (default 1 s). Keys: q quits, any other key\n"
 	 "redraws now. Without a terminal it prints frames one after another;\n"
-	 "--iterations N stops after N frames.\n", "interval,iterations"},
+	 "--iterations N stops after N frames. --json prints one stat object per\n"
+	 "frame, one per line (command \"top\").\n", "json,interval,iterations"},
 	{"jobs", cmd_jobs, "ARENA", "list jobs, highest priority and oldest first",
 	 "Filters: --status S[,S] (pending, delayed, processing, completed, failed,\n"
 	 "cancelled, expired, building), --agent NAME|ID (source, target or holder),\n"
@@ -72,9 +73,10 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (const struct cli_cmd *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-7s %-11s %s\n", c->name, c->args, c->summary);
-	fprintf(f, "\nARENA is a name in /dev/shm, or a path for a file-backed arena.\n"
-		   "Every command takes --help and --json (one object; key \"schema\" is\n"
-		   "\"%s\").\n\n%s",
+	fprintf(f,
+		"\nARENA is a name in /dev/shm, or a path for a file-backed arena.\n"
+		"Every command takes --help and --json (one object; key \"schema\" is\n"
+		"\"%s\").\n\n%s",
 		CLI_SCHEMA, exit_codes);
 }
 
@@ -147,12 +149,18 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},	    {"json", no_argument, NULL, 'j'},
-		{"interval", required_argument, NULL, 'i'}, {"iterations", required_argument, NULL, 'n'},
-		{"prometheus", no_argument, NULL, 'p'},	    {"status", required_argument, NULL, 's'},
-		{"agent", required_argument, NULL, 'a'},    {"priority", required_argument, NULL, 'P'},
-		{"limit", required_argument, NULL, 'l'},    {"bytes", required_argument, NULL, 'b'},
-		{"yes", no_argument, NULL, 'y'},	    {"dry-run", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, 'j'},
+		{"interval", required_argument, NULL, 'i'},
+		{"iterations", required_argument, NULL, 'n'},
+		{"prometheus", no_argument, NULL, 'p'},
+		{"status", required_argument, NULL, 's'},
+		{"agent", required_argument, NULL, 'a'},
+		{"priority", required_argument, NULL, 'P'},
+		{"limit", required_argument, NULL, 'l'},
+		{"bytes", required_argument, NULL, 'b'},
+		{"yes", no_argument, NULL, 'y'},
+		{"dry-run", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_opts o = {.interval_s = 0.5};
@@ -172,7 +180,8 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (c == '?' || !name || !takes(cmd, name)) {
-			fprintf(stderr, "zring %s: unknown option '%s'\n", cmd->name, argv[optind - 1]);
+			fprintf(stderr, "zring %s: unknown option '%s'\n", cmd->name,
+				argv[optind - 1]);
 			fprintf(stderr, "see zring %s --help\n", cmd->name);
 			return EXIT_USAGE;
 		}
@@ -186,12 +195,22 @@ int main(int argc, char **argv)
 		case 'a': o.agent = optarg; break;
 		case 'P': o.priority = optarg; break;
 		case 'i': ok = parse_number(optarg, 0, 3600, &o.interval_s); break;
-		case 'n': ok = parse_number(optarg, 1, 1e9, &v); o.iterations = (long)v; break;
-		case 'l': ok = parse_number(optarg, 1, 1e8, &v); o.limit = (long)v; break;
-		case 'b': ok = parse_number(optarg, 1, 4096, &v); o.bytes = (long)v; break;
+		case 'n':
+			ok = parse_number(optarg, 1, 1e9, &v);
+			o.iterations = (long)v;
+			break;
+		case 'l':
+			ok = parse_number(optarg, 1, 1e8, &v);
+			o.limit = (long)v;
+			break;
+		case 'b':
+			ok = parse_number(optarg, 1, 4096, &v);
+			o.bytes = (long)v;
+			break;
 		}
 		if (!ok) {
-			fprintf(stderr, "zring %s: bad value '%s' for --%s\n", cmd->name, optarg, name);
+			fprintf(stderr, "zring %s: bad value '%s' for --%s\n", cmd->name, optarg,
+				name);
 			return EXIT_USAGE;
 		}
 	}

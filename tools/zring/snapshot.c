@@ -128,7 +128,7 @@ struct sink {
 };
 
 __attribute__((format(printf, 3, 4))) static void add(struct sink *k, const char *sev,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	if (k->n >= k->cap)
 		return;
@@ -150,10 +150,12 @@ static void judge_agents(const struct snap *s, struct sink *k)
 		const zr_agent_info *g = &s->agents[i];
 		if (g->status == ZR_AGENT_ALIVE) {
 			alive++;
-			uint64_t age = s->mono_ns > g->heartbeat_ns ? s->mono_ns - g->heartbeat_ns : 0;
+			uint64_t age =
+				s->mono_ns > g->heartbeat_ns ? s->mono_ns - g->heartbeat_ns : 0;
 			if (g->heartbeat_timeout_ns && age > g->heartbeat_timeout_ns)
 				add(k, "warning",
-				    "agent %s (pid %u) missed its heartbeat: last %s ago, timeout %s",
+				    "agent %s (pid %u) missed its heartbeat: last %s ago, timeout "
+				    "%s",
 				    g->name, g->pid, fmt_dur(b, sizeof(b), age),
 				    fmt_dur((char[32]){0}, 32, g->heartbeat_timeout_ns));
 		} else if (g->status == ZR_AGENT_DEAD) {
@@ -194,8 +196,8 @@ static void judge_rings(const struct snap *s, const struct snap *prev, struct si
 				    (unsigned)(st->count * 100ull / st->capacity), st->count,
 				    st->capacity);
 			if (p && st->full > p->st[l].full)
-				add(k, "warning", "%s refused %llu enqueues (full) in the last %s", name,
-				    (unsigned long long)(st->full - p->st[l].full),
+				add(k, "warning", "%s refused %llu enqueues (full) in the last %s",
+				    name, (unsigned long long)(st->full - p->st[l].full),
 				    fmt_dur(b, sizeof(b), s->mono_ns - prev->mono_ns));
 			if (r->oldest_ns[l] > SLOW_NS)
 				add(k, "warning", "oldest job in %s has waited %s", name,
@@ -226,8 +228,7 @@ static void judge_slab(const struct snap *s, struct sink *k)
 		    (unsigned long long)orphans);
 }
 
-size_t snap_findings(const struct snap *s, const struct snap *prev, struct finding *out,
-		     size_t cap)
+size_t snap_findings(const struct snap *s, const struct snap *prev, struct finding *out, size_t cap)
 {
 	struct sink k = {out, cap, 0};
 	if (s->info.procs_dead)

@@ -46,7 +46,8 @@ static json_t *jobs(const struct snap *cur, const struct snap *prev)
 		json_object_set_new(by, zr_job_status_name(st), json_u64(j->by_status[st]));
 		json_t *row = json_object();
 		for (unsigned pr = 0; pr < ZR_PRIO_COUNT; pr++)
-			json_object_set_new(row, zr_prio_name(pr), json_u64(j->by_status_prio[st][pr]));
+			json_object_set_new(row, zr_prio_name(pr),
+					    json_u64(j->by_status_prio[st][pr]));
 		json_object_set_new(matrix, zr_job_status_name(st), row);
 	}
 	json_object_set_new(o, "free_records", json_u64(j->by_status[ZR_JOB_FREE]));
@@ -102,18 +103,18 @@ static json_t *agent(const struct snap *cur, const struct snap *prev, const zr_a
 	json_object_set_new(o, "tid", json_u64(g->tid));
 	json_object_set_new(o, "process_owner", json_u64(g->owner));
 	json_object_set_new(o, "caps", json_text(g->caps));
-	json_object_set_new(o, "on_death", json_string(g->on_death == ZR_ON_DEATH_TO_SHARED
-							       ? "to_shared"
-							       : "keep"));
+	json_object_set_new(
+		o, "on_death",
+		json_string(g->on_death == ZR_ON_DEATH_TO_SHARED ? "to_shared" : "keep"));
 	json_object_set_new(o, "heartbeat_age_ns",
 			    g->heartbeat_ns ? json_u64(cur->mono_ns > g->heartbeat_ns
 							       ? cur->mono_ns - g->heartbeat_ns
 							       : 0)
 					    : json_null());
 	json_object_set_new(o, "heartbeat_timeout_ns", json_u64(g->heartbeat_timeout_ns));
-	json_object_set_new(o, "registered_age_ns",
-			    json_u64(cur->mono_ns > g->registered_ns ? cur->mono_ns - g->registered_ns
-								     : 0));
+	json_object_set_new(
+		o, "registered_age_ns",
+		json_u64(cur->mono_ns > g->registered_ns ? cur->mono_ns - g->registered_ns : 0));
 	json_t *pl = json_object();
 	json_object_set_new(pl, "numa_node", json_integer(g->place.numa_node));
 	json_object_set_new(pl, "ncpus", json_u64(g->place.ncpus));
@@ -170,7 +171,8 @@ json_t *stat_ring_json(const struct snap *cur, const struct snap *prev, const st
 			json_t *x = ring_stats(cur, prev, &r->st[l], p ? &p->st[l] : NULL);
 			json_object_set_new(x, "priority", json_string(zr_prio_name(l)));
 			json_object_set_new(x, "oldest_age_ns",
-					    r->jobs_inbox ? json_u64(r->oldest_ns[l]) : json_null());
+					    r->jobs_inbox ? json_u64(r->oldest_ns[l])
+							  : json_null());
 			json_array_append_new(lv, x);
 		}
 		json_object_set_new(o, "carries_jobs", json_boolean(r->jobs_inbox));
@@ -223,8 +225,7 @@ json_t *stat_json(const struct snap *cur, const struct snap *prev)
 {
 	json_t *d = json_doc("stat");
 	json_object_set_new(d, "arena", arena(cur));
-	json_object_set_new(d, "interval_ns",
-			    json_u64(prev ? cur->mono_ns - prev->mono_ns : 0));
+	json_object_set_new(d, "interval_ns", json_u64(prev ? cur->mono_ns - prev->mono_ns : 0));
 	struct finding fd[FINDINGS_MAX];
 	size_t n = snap_findings(cur, prev, fd, FINDINGS_MAX);
 	json_t *fa = json_array();

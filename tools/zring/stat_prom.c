@@ -37,7 +37,8 @@ static void arena_families(FILE *f, const struct snap *v, size_t n)
 	char an[128];
 	family(f, "zring_arena_size_bytes", "gauge", "Size of the arena segment.");
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "zring_arena_size_bytes{arena=\"%s\"} %zu\n", ARENA(&v[i]), v[i].info.size);
+		fprintf(f, "zring_arena_size_bytes{arena=\"%s\"} %zu\n", ARENA(&v[i]),
+			v[i].info.size);
 	family(f, "zring_processes", "gauge", "Processes attached to the arena, by liveness.");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "zring_processes{arena=\"%s\",state=\"alive\"} %u\n", ARENA(&v[i]),
@@ -54,7 +55,9 @@ static void job_families(FILE *f, const struct snap *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t st = 2; st < ZR_JOB_STATUS_COUNT; st++)
 			for (unsigned p = 0; p < ZR_PRIO_COUNT; p++)
-				fprintf(f, "zring_jobs{arena=\"%s\",status=\"%s\",priority=\"%s\"} %llu\n",
+				fprintf(f,
+					"zring_jobs{arena=\"%s\",status=\"%s\",priority=\"%s\"} "
+					"%llu\n",
 					ARENA(&v[i]), zr_job_status_name(st), zr_prio_name(p),
 					(unsigned long long)v[i].jobs.by_status_prio[st][p]);
 	const struct {
@@ -95,9 +98,11 @@ static void job_families(FILE *f, const struct snap *v, size_t n)
 					"quantile=\"%g\"} %.9f\n",
 					ARENA(&v[i]), stage[k], q[x],
 					(double)zr_hist_percentile(h[k], q[x] * 100) / 1e9);
-			fprintf(f, "zring_job_latency_seconds_sum{arena=\"%s\",stage=\"%s\"} %.9f\n",
+			fprintf(f,
+				"zring_job_latency_seconds_sum{arena=\"%s\",stage=\"%s\"} %.9f\n",
 				ARENA(&v[i]), stage[k], (double)h[k]->sum / 1e9);
-			fprintf(f, "zring_job_latency_seconds_count{arena=\"%s\",stage=\"%s\"} %llu\n",
+			fprintf(f,
+				"zring_job_latency_seconds_count{arena=\"%s\",stage=\"%s\"} %llu\n",
 				ARENA(&v[i]), stage[k], (unsigned long long)h[k]->count);
 		}
 	}
@@ -112,12 +117,16 @@ static void agent_families(FILE *f, const struct snap *v, size_t n)
 			fprintf(f, "zring_agent_up{arena=\"%s\",agent=\"%s\"} %d\n", ARENA(&v[i]),
 				esc(gn, sizeof(gn), v[i].agents[k].name),
 				v[i].agents[k].status == ZR_AGENT_ALIVE);
-	family(f, "zring_agent_heartbeat_age_seconds", "gauge", "Time since the agent's last heartbeat.");
+	family(f, "zring_agent_heartbeat_age_seconds", "gauge",
+	       "Time since the agent's last heartbeat.");
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < v[i].nagents; k++) {
 			const zr_agent_info *g = &v[i].agents[k];
-			uint64_t age = v[i].mono_ns > g->heartbeat_ns ? v[i].mono_ns - g->heartbeat_ns : 0;
-			fprintf(f, "zring_agent_heartbeat_age_seconds{arena=\"%s\",agent=\"%s\"} %.6f\n",
+			uint64_t age =
+				v[i].mono_ns > g->heartbeat_ns ? v[i].mono_ns - g->heartbeat_ns : 0;
+			fprintf(f,
+				"zring_agent_heartbeat_age_seconds{arena=\"%s\",agent=\"%s\"} "
+				"%.6f\n",
 				ARENA(&v[i]), esc(gn, sizeof(gn), g->name), (double)age / 1e9);
 		}
 	family(f, "zring_agent_inbox_depth", "gauge", "Jobs waiting in the agent's inbox.");
@@ -135,8 +144,8 @@ static void agent_families(FILE *f, const struct snap *v, size_t n)
 }
 
 /* One sample per ring and per inbox level. */
-static void ring_family(FILE *f, const struct snap *v, size_t n, const char *name,
-			const char *type, const char *help, size_t off, bool is32)
+static void ring_family(FILE *f, const struct snap *v, size_t n, const char *name, const char *type,
+			const char *help, size_t off, bool is32)
 {
 	char an[128], rn[128];
 	family(f, name, type, help);
@@ -148,7 +157,8 @@ static void ring_family(FILE *f, const struct snap *v, size_t n, const char *nam
 			unsigned levels = r->e.inbox ? ZR_PRIO_COUNT : 1;
 			for (unsigned l = 0; l < levels; l++) {
 				const char *p = (const char *)&r->st[l] + off;
-				unsigned long long x = is32 ? *(const uint32_t *)p : *(const uint64_t *)p;
+				unsigned long long x =
+					is32 ? *(const uint32_t *)p : *(const uint64_t *)p;
 				fprintf(f, "%s{arena=\"%s\",ring=\"%s\",level=\"%s\"} %llu\n", name,
 					ARENA(&v[i]), esc(rn, sizeof(rn), r->e.name),
 					r->e.inbox ? zr_prio_name(l) : "", x);
@@ -177,10 +187,11 @@ static void ring_families(FILE *f, const struct snap *v, size_t n)
 			const struct snap_ring *r = &v[i].rings[k];
 			for (unsigned l = 0; r->jobs_inbox && !r->bad && l < ZR_PRIO_COUNT; l++)
 				fprintf(f,
-					"zring_inbox_oldest_job_age_seconds{arena=\"%s\",ring=\"%s\","
+					"zring_inbox_oldest_job_age_seconds{arena=\"%s\",ring=\"%"
+					"s\","
 					"level=\"%s\"} %.6f\n",
-					ARENA(&v[i]), esc(rn, sizeof(rn), r->e.name), zr_prio_name(l),
-					(double)r->oldest_ns[l] / 1e9);
+					ARENA(&v[i]), esc(rn, sizeof(rn), r->e.name),
+					zr_prio_name(l), (double)r->oldest_ns[l] / 1e9);
 		}
 }
 
@@ -200,7 +211,8 @@ static void slab_families(FILE *f, const struct snap *v, size_t n)
 				 {"orphan", c->orphans}};
 			for (int x = 0; x < 4; x++)
 				fprintf(f,
-					"zring_payload_blocks{arena=\"%s\",class=\"%llu\",state=\"%s\"} "
+					"zring_payload_blocks{arena=\"%s\",class=\"%llu\",state=\"%"
+					"s\"} "
 					"%llu\n",
 					ARENA(&v[i]), (unsigned long long)c->block_size, s[x].st,
 					(unsigned long long)s[x].x);
@@ -209,7 +221,9 @@ static void slab_families(FILE *f, const struct snap *v, size_t n)
 	       "Payload allocations refused for lack of space, by class (0: large heap).");
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < v[i].nslab; k++)
-			fprintf(f, "zring_payload_alloc_failed_total{arena=\"%s\",class=\"%llu\"} %llu\n",
+			fprintf(f,
+				"zring_payload_alloc_failed_total{arena=\"%s\",class=\"%llu\"} "
+				"%llu\n",
 				ARENA(&v[i]), (unsigned long long)v[i].slab[k].block_size,
 				(unsigned long long)v[i].slab[k].failed);
 }

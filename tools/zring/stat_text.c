@@ -46,8 +46,8 @@ static void jobs(FILE *f, const struct snap *cur, const struct snap *prev)
 	const zr_jobs_stats *j = &cur->jobs;
 	fprintf(f, "\njobs        %9s %9s %9s %9s %9s\n", "critical", "high", "normal", "low",
 		"total");
-	static const uint32_t order[] = {ZR_JOB_PENDING,   ZR_JOB_DELAYED,	ZR_JOB_PROCESSING,
-					 ZR_JOB_COMPLETED, ZR_JOB_FAILED,	ZR_JOB_CANCELLED,
+	static const uint32_t order[] = {ZR_JOB_PENDING,   ZR_JOB_DELAYED, ZR_JOB_PROCESSING,
+					 ZR_JOB_COMPLETED, ZR_JOB_FAILED,  ZR_JOB_CANCELLED,
 					 ZR_JOB_EXPIRED,   ZR_JOB_BUILDING};
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		uint32_t st = order[k];
@@ -77,7 +77,10 @@ static void jobs(FILE *f, const struct snap *cur, const struct snap *prev)
 		double r;
 		char rb[32];
 		bool have = snap_rate(cur, prev, c[k].now, c[k].before, &r);
-		fprintf(f, "%s%s %llu%s%s%s", k && k % 4 == 0 ? "\n            " : k ? "  " : "",
+		fprintf(f, "%s%s %llu%s%s%s",
+			k && k % 4 == 0 ? "\n            "
+			: k		? "  "
+					: "",
 			c[k].name, (unsigned long long)c[k].now, have ? " (" : "",
 			have ? fmt_rate(rb, sizeof(rb), r, true) : "", have ? ")" : "");
 	}
@@ -121,7 +124,8 @@ static void agents(FILE *f, const struct snap *cur, const struct snap *prev)
 		char hb[32], rb[32];
 		fprintf(f, "  %-26s %7u %4s %6s %9s %8s %5d %6u %9llu %9llu %7llu %10s\n", g->name,
 			g->pid, g->kind == ZR_AGENT_GPU ? "gpu" : "cpu",
-			agent_status_name(g->status), fmt_age(hb, sizeof(hb), g->heartbeat_ns, cur->mono_ns),
+			agent_status_name(g->status),
+			fmt_age(hb, sizeof(hb), g->heartbeat_ns, cur->mono_ns),
 			g->place.ncpus ? g->place.cpus : "-", g->place.numa_node, g->inbox_depth,
 			(unsigned long long)g->claimed, (unsigned long long)g->completed,
 			(unsigned long long)g->failed, fmt_rate(rb, sizeof(rb), r, have));
@@ -161,8 +165,8 @@ static void rings(FILE *f, const struct snap *cur, const struct snap *prev)
 		}
 		const struct snap_ring *p = snap_find_ring(prev, r->e.name);
 		if (!r->e.inbox) {
-			ring_row(f, r->e.name, kind_name(r->e.kind), &r->st[0], p ? &p->st[0] : NULL,
-				 cur, prev, 0, false);
+			ring_row(f, r->e.name, kind_name(r->e.kind), &r->st[0],
+				 p ? &p->st[0] : NULL, cur, prev, 0, false);
 			continue;
 		}
 		for (unsigned l = 0; l < ZR_PRIO_COUNT; l++) {
@@ -211,8 +215,10 @@ static void slab(FILE *f, const struct snap *s)
 		char b[32], ag[128];
 		owner_agents(s, o->owner, ag, sizeof(ag));
 		fprintf(f, "  %-20u %7u %6s %9llu %10s  %s\n", o->owner, o->pid,
-			o->owner == 0 ? "-" : o->alive ? "yes" : "no", (unsigned long long)o->blocks,
-			fmt_bytes(b, sizeof(b), o->bytes), ag);
+			o->owner == 0 ? "-"
+			: o->alive    ? "yes"
+				      : "no",
+			(unsigned long long)o->blocks, fmt_bytes(b, sizeof(b), o->bytes), ag);
 	}
 	if (s->nowners == 0)
 		fprintf(f, "  (no payloads in use)\n");
