@@ -241,8 +241,9 @@ int main(int argc, char **argv)
 	failed |= summary(bd, a, secs, total);
 	zr_arena_close(a);
 	if (o.keep)
-		printf("arena %s kept: zr_arena_unlink() or `rm /dev/shm/%s` when done\n",
-		       bd->arena, bd->arena);
+		printf("arena %s kept: inspect it with `build/release/tools/zring stat %s`;\n"
+		       "`zring gc` removes it once stale, or `rm /dev/shm/%s`\n",
+		       bd->arena, bd->arena, bd->arena);
 	else if (zr_arena_unlink(bd->arena) != 0)
 		failed = 1;
 	printf("%s\n", failed ? "demo FAILED" : "demo ok");
