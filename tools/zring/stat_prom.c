@@ -25,6 +25,19 @@ static const char *esc(char *buf, size_t cap, const char *s)
 	return buf;
 }
 
+/* A counter of a stats struct by offset (memcpy: no alignment assumption). */
+static unsigned long long field(const void *base, size_t off, bool is32)
+{
+	if (is32) {
+		uint32_t v;
+		memcpy(&v, (const char *)base + off, sizeof(v));
+		return v;
+	}
+	uint64_t v;
+	memcpy(&v, (const char *)base + off, sizeof(v));
+	return v;
+}
+
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -82,8 +95,7 @@ static void job_families(FILE *f, const struct snap *v, size_t n)
 		family(f, c[k].name, "counter", c[k].help);
 		for (size_t i = 0; i < n; i++)
 			fprintf(f, "%s{arena=\"%s\"} %llu\n", c[k].name, ARENA(&v[i]),
-				(unsigned long long)*(const uint64_t *)((const char *)&v[i].jobs +
-									c[k].off));
+				field(&v[i].jobs, c[k].off, false));
 	}
 	family(f, "zring_job_latency_seconds", "summary",
 	       "Job latency: submit to claim, and claim to complete.");
@@ -156,9 +168,7 @@ static void ring_family(FILE *f, const struct snap *v, size_t n, const char *nam
 				continue;
 			unsigned levels = r->e.inbox ? ZR_PRIO_COUNT : 1;
 			for (unsigned l = 0; l < levels; l++) {
-				const char *p = (const char *)&r->st[l] + off;
-				unsigned long long x =
-					is32 ? *(const uint32_t *)p : *(const uint64_t *)p;
+				unsigned long long x = field(&r->st[l], off, is32);
 				fprintf(f, "%s{arena=\"%s\",ring=\"%s\",level=\"%s\"} %llu\n", name,
 					ARENA(&v[i]), esc(rn, sizeof(rn), r->e.name),
 					r->e.inbox ? zr_prio_name(l) : "", x);
