@@ -2,6 +2,7 @@
  * tool's exit codes with a message that says what is wrong. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -58,4 +59,26 @@ int cli_attach(const char *arena, zr_arena **out)
 	cli_fail(0, "%s: %s (%s)%s%s", arena, d.msg[0] ? d.msg : zr_strerror(rc), zr_strerror(rc),
 		 h ? "\n  hint: " : "", h ? h : "");
 	return cli_exit_for(rc);
+}
+
+zr_arena_entry *cli_list_arenas(const char *cmd, size_t *n)
+{
+	size_t cap = 0, found = 0;
+	int rc = zr_arena_list(NULL, 0, &cap);
+	zr_arena_entry *e = rc ? NULL : calloc(cap + 1, sizeof(*e));
+	if (!e) {
+		cli_fail(EXIT_ERROR, "%s: cannot list arenas: %s", cmd,
+			 zr_strerror(rc ? rc : -ENOMEM));
+		return NULL;
+	}
+	if (zr_arena_list(e, cap, &found))
+		found = 0;		/* /dev/shm went away meanwhile */
+	*n = found < cap ? found : cap; /* one created meanwhile waits for the next look */
+	return e;
+}
+
+int cli_open_entry(const zr_arena_entry *e, zr_arena **out, zr_diag *d)
+{
+	return e->file_backed ? zr_arena_open_file(e->path, ZR_ARENA_READONLY, out, d)
+			      : zr_arena_open(e->name, ZR_ARENA_READONLY, out, d);
 }

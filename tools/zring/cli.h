@@ -68,6 +68,10 @@ int cmd_gc(const struct cli_opts *o);
 /* Open ARENA (a /dev/shm name, or a path when it holds a '/') read-only.
  * On failure prints why to stderr and returns the exit code to use. */
 int cli_attach(const char *arena, zr_arena **out);
+/* The arenas of this host, copied out (free() it); NULL after printing why. */
+zr_arena_entry *cli_list_arenas(const char *cmd, size_t *n);
+/* Open an arena zr_arena_list() found, read-only, by name or path. */
+int cli_open_entry(const zr_arena_entry *e, zr_arena **out, zr_diag *d);
 /* Exit code for a zring error code. */
 int cli_exit_for(int rc);
 /* Print "zring CMD: message" to stderr; returns code. */

@@ -47,7 +47,7 @@ static void print_agent(const zr_arena *a, const struct snap *s, const zr_agent_
 static int show(void *ctx)
 {
 	struct agents_ctx *c = ctx;
-	if (snap_take(c->a, &c->s))
+	if (snap_take_agents(c->a, &c->s))
 		return -ENOMEM;
 	if (!c->o->json) {
 		for (size_t i = 0; i < c->s.nagents; i++)

@@ -26,16 +26,10 @@ int cmd_gc(const struct cli_opts *o)
 {
 	if (o->argc)
 		return cli_fail(EXIT_USAGE, "gc: takes no arguments (see zring gc --help)");
-	size_t n = 0;
-	int rc = zr_arena_list(NULL, 0, &n);
-	zr_arena_entry *e = calloc(n + 1, sizeof(*e));
-	if (rc || !e)
-		return cli_fail(EXIT_ERROR, "gc: cannot list arenas: %s",
-				zr_strerror(rc ? rc : -ENOMEM));
-	size_t found = 0, stale = 0;
-	if (zr_arena_list(e, n, &found))
-		found = 0; /* /dev/shm went away meanwhile */
-	n = found < n ? found : n;
+	size_t n = 0, stale = 0;
+	zr_arena_entry *e = cli_list_arenas("gc", &n);
+	if (!e)
+		return EXIT_ERROR;
 	for (size_t i = 0; i < n; i++)
 		if (e[i].stale)
 			e[stale++] = e[i];

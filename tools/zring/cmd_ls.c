@@ -49,8 +49,7 @@ static void inspect(struct row *r)
 	}
 	zr_arena *a = NULL;
 	zr_diag d = {0};
-	int rc = r->e.file_backed ? zr_arena_open_file(r->e.path, ZR_ARENA_READONLY, &a, &d)
-				  : zr_arena_open(r->e.name, ZR_ARENA_READONLY, &a, &d);
+	int rc = cli_open_entry(&r->e, &a, &d);
 	if (rc) {
 		snprintf(r->error, sizeof(r->error), "%s", d.msg[0] ? d.msg : zr_strerror(rc));
 		return;
@@ -81,17 +80,14 @@ int cmd_ls(const struct cli_opts *o)
 	if (o->argc)
 		return cli_fail(EXIT_USAGE, "ls: takes no arguments (see zring ls --help)");
 	size_t n = 0;
-	int rc = zr_arena_list(NULL, 0, &n);
-	if (rc)
-		return cli_fail(EXIT_ERROR, "ls: cannot read /dev/shm: %s", zr_strerror(rc));
-	zr_arena_entry *e = calloc(n + 1, sizeof(*e));
+	zr_arena_entry *e = cli_list_arenas("ls", &n);
+	if (!e)
+		return EXIT_ERROR;
 	struct row *rows = calloc(n + 1, sizeof(*rows));
-	if (!e || !rows)
+	if (!rows) {
+		free(e);
 		return cli_fail(EXIT_ERROR, "ls: out of memory");
-	size_t found = 0;
-	if (zr_arena_list(e, n, &found))
-		found = 0; /* /dev/shm went away meanwhile */
-	n = found < n ? found : n;
+	}
 	for (size_t i = 0; i < n; i++) {
 		rows[i].e = e[i];
 		inspect(&rows[i]);

@@ -45,7 +45,7 @@ static int read_ring(void *ctx)
 	if (rc != -ENOENT || (rc = zr_inbox_open(c->a, c->name, &ib)) != 0)
 		return rc;
 	c->r.e.inbox = true;
-	c->r.jobs_inbox = !strcmp(c->name, "zr.shared") || !strncmp(c->name, "zr.in.", 6);
+	c->r.jobs_inbox = snap_is_jobs_inbox(c->name);
 	for (unsigned l = 0; rc == 0 && l < ZR_PRIO_COUNT; l++) {
 		zr_ring *lv = zr_inbox_level(ib, l);
 		c->r.e.kind = zr_ring_kind(lv);

@@ -40,25 +40,17 @@ int snap_take_guarded(zr_arena *a, struct snap *s)
 /* Every readable arena of the host, for a scrape without a name. */
 static int prometheus_all(void)
 {
-	size_t n = 0;
-	int rc = zr_arena_list(NULL, 0, &n);
-	zr_arena_entry *e = calloc(n + 1, sizeof(*e));
+	size_t n = 0, got = 0;
+	zr_arena_entry *e = cli_list_arenas("stat", &n);
+	if (!e)
+		return EXIT_ERROR;
 	struct snap *v = calloc(n + 1, sizeof(*v));
-	if (rc || !e || !v)
-		return cli_fail(EXIT_ERROR, "cannot list arenas: %s",
-				zr_strerror(rc ? rc : -ENOMEM));
-	size_t found = 0, got = 0;
-	if (zr_arena_list(e, n, &found))
-		found = 0; /* /dev/shm went away meanwhile */
 	zr_arena **open = calloc(n + 1, sizeof(*open));
-	for (size_t i = 0; open && i < found && i < n; i++) {
+	for (size_t i = 0; v && open && i < n; i++) {
 		if (e[i].open_rc)
 			continue;
 		zr_diag d;
-		int orc = e[i].file_backed
-				  ? zr_arena_open_file(e[i].path, ZR_ARENA_READONLY, &open[got], &d)
-				  : zr_arena_open(e[i].name, ZR_ARENA_READONLY, &open[got], &d);
-		if (orc)
+		if (cli_open_entry(&e[i], &open[got], &d))
 			continue; /* gone or unreadable meanwhile: not this scrape's business */
 		if (snap_take_guarded(open[got], &v[got]) == EXIT_OK)
 			got++;

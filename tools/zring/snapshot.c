@@ -9,8 +9,7 @@
 #define MAX_OWNERS 256
 #define PEEK_AHEAD 8 /* entries looked at to find the oldest live job */
 
-/* The job layer's inboxes carry job ids: the shared queue and agents' inboxes. */
-static bool is_jobs_inbox(const char *name)
+bool snap_is_jobs_inbox(const char *name)
 {
 	return !strcmp(name, "zr.shared") || !strncmp(name, "zr.in.", 6);
 }
@@ -37,7 +36,7 @@ static void take_ring(zr_arena *a, struct snap_ring *r, uint64_t now)
 			r->bad = true;
 			return;
 		}
-		r->jobs_inbox = is_jobs_inbox(r->e.name);
+		r->jobs_inbox = snap_is_jobs_inbox(r->e.name);
 		for (unsigned p = 0; p < ZR_PRIO_COUNT; p++) {
 			zr_ring *lv = zr_inbox_level(ib, p);
 			zr_ring_stat(lv, &r->st[p]);
@@ -82,7 +81,13 @@ int snap_take(zr_arena *a, struct snap *s)
 	free(e);
 	zr_slab_stat(a, s->slab, ZR_SLAB_MAX_CLASSES + 1, &s->nslab);
 	zr_slab_usage_by_owner(a, s->owners, MAX_OWNERS, &s->nowners);
-	n = 0;
+	return snap_take_agents(a, s);
+}
+
+int snap_take_agents(zr_arena *a, struct snap *s)
+{
+	size_t n = 0, found = 0;
+	s->mono_ns = s->mono_ns ? s->mono_ns : cli_now_mono();
 	zr_agent_list(a, 0, NULL, 0, &n);
 	s->agents = calloc(n + 1, sizeof(*s->agents));
 	if (!s->agents)
@@ -110,6 +115,14 @@ bool snap_rate(const struct snap *cur, const struct snap *prev, uint64_t now_v, 
 	double dt = (double)(cur->mono_ns - prev->mono_ns) / 1e9;
 	*out = now_v >= prev_v ? (double)(now_v - prev_v) / dt : 0;
 	return true;
+}
+
+const zr_agent_info *snap_find_agent(const struct snap *prev, uint32_t id)
+{
+	for (size_t i = 0; prev && i < prev->nagents; i++)
+		if (prev->agents[i].id == id)
+			return &prev->agents[i];
+	return NULL;
 }
 
 const struct snap_ring *snap_find_ring(const struct snap *prev, const char *name)

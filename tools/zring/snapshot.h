@@ -34,6 +34,8 @@ struct snap {
 /* Take a snapshot (under the caller's fault guard). 0 or -ENOMEM. */
 int snap_take(zr_arena *a, struct snap *s);
 void snap_free(struct snap *s);
+/* Only the clock and the agents (what `zring agents` needs). */
+int snap_take_agents(zr_arena *a, struct snap *s);
 
 /* snap_take() under the fault guard; an exit code (the message printed). */
 int snap_take_guarded(zr_arena *a, struct snap *s);
@@ -42,6 +44,10 @@ void cli_sleep(double seconds);
 /* Rate of a counter between two snapshots (prev may be NULL: no rate). */
 bool snap_rate(const struct snap *cur, const struct snap *prev, uint64_t now_v, uint64_t prev_v,
 	       double *out);
+/* The job layer's inboxes carry job ids: the shared queue and agents' inboxes. */
+bool snap_is_jobs_inbox(const char *name);
+/* The agent of prev with the same id, or NULL. */
+const zr_agent_info *snap_find_agent(const struct snap *prev, uint32_t id);
 /* The ring of prev with the same name, or NULL. */
 const struct snap_ring *snap_find_ring(const struct snap *prev, const char *name);
 

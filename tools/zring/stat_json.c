@@ -88,12 +88,9 @@ static json_t *jobs(const struct snap *cur, const struct snap *prev)
 	return o;
 }
 
-static json_t *agent(const struct snap *cur, const struct snap *prev, const zr_agent_info *g)
+json_t *stat_agent_json(const struct snap *cur, const struct snap *prev, const zr_agent_info *g)
 {
-	const zr_agent_info *p = NULL;
-	for (size_t i = 0; prev && i < prev->nagents; i++)
-		if (prev->agents[i].id == g->id)
-			p = &prev->agents[i];
+	const zr_agent_info *p = snap_find_agent(prev, g->id);
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_u64(g->id));
 	json_object_set_new(o, "name", json_text(g->name));
@@ -130,11 +127,6 @@ static json_t *agent(const struct snap *cur, const struct snap *prev, const zr_a
 	json_object_set_new(o, "completed_per_s",
 			    p ? rate(cur, prev, g->completed, p->completed) : json_null());
 	return o;
-}
-
-json_t *stat_agent_json(const struct snap *cur, const struct snap *prev, const zr_agent_info *g)
-{
-	return agent(cur, prev, g);
 }
 
 static json_t *ring_stats(const struct snap *cur, const struct snap *prev, const zr_ring_stats *s,
@@ -239,7 +231,7 @@ json_t *stat_json(const struct snap *cur, const struct snap *prev)
 	json_object_set_new(d, "jobs", jobs(cur, prev));
 	json_t *ag = json_array();
 	for (size_t i = 0; i < cur->nagents; i++)
-		json_array_append_new(ag, agent(cur, prev, &cur->agents[i]));
+		json_array_append_new(ag, stat_agent_json(cur, prev, &cur->agents[i]));
 	json_object_set_new(d, "agents", ag);
 	json_t *rings = json_array(), *inboxes = json_array();
 	for (size_t i = 0; i < cur->nrings; i++)

@@ -103,14 +103,6 @@ static void jobs(FILE *f, const struct snap *cur, const struct snap *prev)
 	}
 }
 
-static const zr_agent_info *prev_agent(const struct snap *prev, uint32_t id)
-{
-	for (size_t i = 0; prev && i < prev->nagents; i++)
-		if (prev->agents[i].id == id)
-			return &prev->agents[i];
-	return NULL;
-}
-
 static void agents(FILE *f, const struct snap *cur, const struct snap *prev)
 {
 	fprintf(f, "\nagents      %-16s %7s %4s %6s %9s %8s %5s %6s %9s %9s %7s %10s\n", "name",
@@ -118,7 +110,7 @@ static void agents(FILE *f, const struct snap *cur, const struct snap *prev)
 		"completed", "failed", "done/s");
 	for (size_t i = 0; i < cur->nagents; i++) {
 		const zr_agent_info *g = &cur->agents[i];
-		const zr_agent_info *p = prev_agent(prev, g->id);
+		const zr_agent_info *p = snap_find_agent(prev, g->id);
 		double r = 0;
 		bool have = p && snap_rate(cur, prev, g->completed, p->completed, &r);
 		char hb[32], rb[32];
