@@ -126,6 +126,10 @@ uint32_t parse_agent(const zr_arena *a, const char *s);
 /* "name" of an agent id (or "-" / "#id" when none is known) into buf. */
 const char *agent_name(const zr_arena *a, uint32_t id, char *buf, size_t cap);
 void uuid_text(const uint8_t uuid[16], char out[37]);
+/* The next "key\0value\0" pair of a job's metadata from *pos (start at 0);
+ * false at the end or at a damaged pair. */
+bool meta_next(const char meta[ZR_JOB_META_BYTES], size_t *pos, char key[ZR_JOB_META_BYTES],
+	       char val[ZR_JOB_META_BYTES]);
 const char *kind_name(uint32_t ring_kind);
 const char *agent_status_name(uint32_t s);
 

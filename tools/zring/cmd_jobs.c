@@ -270,15 +270,9 @@ static void print_job(const zr_arena *a, const struct one_ctx *c)
 	if (j->interval_ns)
 		printf("  recurring every %s\n", fmt_dur(t1, sizeof(t1), j->interval_ns));
 	printf("  meta:");
-	for (size_t i = 0; i < ZR_JOB_META_BYTES && j->meta[i];) {
-		const char *k = j->meta + i;
-		const char *v = k + strnlen(k, ZR_JOB_META_BYTES - i) + 1;
-		if (v >= j->meta + ZR_JOB_META_BYTES)
-			break;
-		printf(" %s=%s", k, v);
-		i = (size_t)(v - j->meta) + strnlen(v, (size_t)(j->meta + ZR_JOB_META_BYTES - v)) +
-		    1;
-	}
+	char key[ZR_JOB_META_BYTES], val[ZR_JOB_META_BYTES];
+	for (size_t pos = 0; meta_next(j->meta, &pos, key, val);)
+		printf(" %s=%s", key, val);
 	printf("%s\n", j->meta[0] ? "" : " (none)");
 	if (j->error[0])
 		printf("  error: %s\n", j->error);

@@ -53,21 +53,11 @@ json_t *json_hist(const zr_hist *h)
 static json_t *json_meta(const char meta[ZR_JOB_META_BYTES])
 {
 	json_t *o = json_object();
-	size_t i = 0;
-	while (i < ZR_JOB_META_BYTES && meta[i]) {
-		const char *k = meta + i;
-		size_t kl = strnlen(k, ZR_JOB_META_BYTES - i);
-		if (i + kl + 1 >= ZR_JOB_META_BYTES)
-			break;
-		const char *v = k + kl + 1;
-		size_t vl = strnlen(v, ZR_JOB_META_BYTES - i - kl - 1);
-		char key[ZR_JOB_META_BYTES], val[ZR_JOB_META_BYTES];
-		snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-		snprintf(val, sizeof(val), "%.*s", (int)vl, v);
+	char key[ZR_JOB_META_BYTES], val[ZR_JOB_META_BYTES];
+	for (size_t pos = 0; meta_next(meta, &pos, key, val);) {
 		json_t *jk = json_text(key);
 		json_object_set_new(o, json_string_value(jk), json_text(val));
 		json_decref(jk);
-		i += kl + vl + 2;
 	}
 	return o;
 }

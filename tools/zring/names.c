@@ -117,3 +117,20 @@ const char *agent_status_name(uint32_t s)
 {
 	return s == ZR_AGENT_ALIVE ? "alive" : s == ZR_AGENT_DEAD ? "dead" : "free";
 }
+
+bool meta_next(const char meta[ZR_JOB_META_BYTES], size_t *pos, char key[ZR_JOB_META_BYTES],
+	       char val[ZR_JOB_META_BYTES])
+{
+	size_t i = *pos;
+	if (i >= ZR_JOB_META_BYTES || !meta[i])
+		return false;
+	size_t kl = strnlen(meta + i, ZR_JOB_META_BYTES - i);
+	if (i + kl + 1 >= ZR_JOB_META_BYTES)
+		return false; /* a key without its value */
+	const char *v = meta + i + kl + 1;
+	size_t vl = strnlen(v, ZR_JOB_META_BYTES - i - kl - 1);
+	snprintf(key, ZR_JOB_META_BYTES, "%.*s", (int)kl, meta + i);
+	snprintf(val, ZR_JOB_META_BYTES, "%.*s", (int)vl, v);
+	*pos = i + kl + vl + 2;
+	return true;
+}
