@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "jnl_impl.h"
 #include "job_impl.h"
 
 /* One opened inbox, immutable once published: the name it was opened for
@@ -372,6 +373,7 @@ int zr_agent_register(zr_arena *a, const char *name, const zr_agent_config *cfg_
 	ag->idx = i;
 	ag->id = zri_owner_make(i, gen);
 	ag->wait_mode = cfg.wait;
+	zri_jnl_agent(a, ag->id, name, cfg.kind, cfg.on_death);
 	/* R1: pairs with A1 in readers: the identity is written */
 	atomic_store_explicit(&r->a_word, zri_agent_word(gen, ZRI_AGENT_ALIVE, a->self),
 			      memory_order_release);
@@ -427,5 +429,30 @@ uint32_t zr_agent_lookup(const zr_arena *a, const char *name)
 		if ((st == ZRI_AGENT_ALIVE || st == ZRI_AGENT_DEAD) && strcmp(nm, name) == 0)
 			return zri_owner_make(i, ZRI_AGENT_GEN(w));
 	}
+	return 0;
+}
+
+int zri_agent_placeholder(zr_arena *a, const char *name, uint32_t kind, uint32_t on_death,
+			  uint32_t *id)
+{
+	zr_agent_config cfg;
+	zr_agent_config_init(&cfg);
+	cfg.kind = kind;
+	cfg.on_death = on_death;
+	zr_agent *ag;
+	int rc = zr_agent_register(a, name, &cfg, &ag);
+	if (rc)
+		return rc;
+	*id = ag->id;
+	struct zri_agent *r = ag->rec;
+	/* relaxed: the agent is ours, nobody else knows its id yet */
+	uint64_t w = atomic_load_explicit(&r->a_word, memory_order_relaxed);
+	atomic_store_explicit(&r->a_dead_ns, zri_now_ns(), memory_order_relaxed);
+	/* R1: pairs with A1 of readers, as in registration */
+	atomic_store_explicit(&r->a_word,
+			      zri_agent_word(ZRI_AGENT_GEN(w), ZRI_AGENT_DEAD, ZRI_AGENT_OWNER(w)),
+			      memory_order_release);
+	zr_inbox_close(ag->inbox);
+	free(ag);
 	return 0;
 }

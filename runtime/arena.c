@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "arena_impl.h"
+#include "jnl_impl.h"
 #include "prim.h"
 
 #define SHM_DIR "/dev/shm"
@@ -181,7 +182,8 @@ static int size_and_stamp(int fd, const char *path, const struct zri_header *h, 
 }
 
 static int create_at(const char *path, const char *name, const zr_arena_config *cfg_in,
-		     bool file_backed, zr_arena **out, zr_diag *diag)
+		     bool file_backed, const struct zri_journal_seed *seed, zr_arena **out,
+		     zr_diag *diag)
 {
 	zr_arena_config cfg;
 	if (cfg_in)
@@ -227,7 +229,9 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		snprintf(a->path, sizeof(a->path), "%s", path);
 		snprintf(a->name, sizeof(a->name), "%s", name);
 		zri_arena_format(a); /* the header is in place: size_and_stamp() */
-		rc = zri_arena_bind(a, a->hdr, diag);
+		rc = zri_journal_configure(a, cfg.journal, seed, diag);
+		if (rc == 0)
+			rc = zri_arena_bind(a, a->hdr, diag);
 	}
 	if (rc == 0) {
 		zri_arena_fill_free(a);
@@ -235,6 +239,8 @@ static int create_at(const char *path, const char *name, const zr_arena_config *
 		 * are formatted */
 		atomic_store_explicit(&a->hdr->a_state, ZRI_ARENA_READY, memory_order_release);
 		rc = zri_proc_claim(a);
+		if (rc == 0 && (rc = zri_journal_attach(a, diag)) != 0)
+			zri_proc_release(a);
 	}
 	free(plan);
 	if (rc != 0) {
@@ -255,7 +261,15 @@ int zr_arena_create(const char *name, const zr_arena_config *cfg, zr_arena **out
 {
 	char path[PATH_MAX], clean[ZR_NAME_MAX + 1];
 	int rc = shm_path(name, path, sizeof(path), clean, diag);
-	return rc ? rc : create_at(path, clean, cfg, false, out, diag);
+	return rc ? rc : create_at(path, clean, cfg, false, NULL, out, diag);
+}
+
+int zri_arena_create_seeded(const char *name, const zr_arena_config *cfg,
+			    const struct zri_journal_seed *seed, zr_arena **out, zr_diag *diag)
+{
+	char path[PATH_MAX], clean[ZR_NAME_MAX + 1];
+	int rc = shm_path(name, path, sizeof(path), clean, diag);
+	return rc ? rc : create_at(path, clean, cfg, false, seed, out, diag);
 }
 
 int zr_arena_create_file(const char *path, const zr_arena_config *cfg, zr_arena **out,
@@ -267,7 +281,7 @@ int zr_arena_create_file(const char *path, const zr_arena_config *cfg, zr_arena 
 	base = base ? base + 1 : path;
 	char name[ZR_NAME_MAX + 1];
 	snprintf(name, sizeof(name), "%.*s", ZR_NAME_MAX, base);
-	return create_at(path, name, cfg, true, out, diag);
+	return create_at(path, name, cfg, true, NULL, out, diag);
 }
 
 static bool in_group(gid_t gid)
@@ -390,6 +404,8 @@ static int open_at(const char *path, const char *name, unsigned flags, bool file
 	if (rc == 0 && !ro && (rc = zri_proc_claim(a)) != 0)
 		zri_diag_set(diag, rc, "%s: all %u process slots are held by live processes", path,
 			     a->max_procs);
+	else if (rc == 0 && !ro && (rc = zri_journal_attach(a, diag)) != 0)
+		zri_proc_release(a);
 	free(h);
 	if (rc != 0) {
 		if (a)
@@ -421,6 +437,7 @@ int zr_arena_close(zr_arena *a)
 	if (!a)
 		return 0;
 	registry_remove(a);
+	zri_journal_detach(a);
 	zri_jobs_detach(a);
 	if (!a->readonly && !a->inherited) {
 		zri_tcache_detach_arena(a);

@@ -62,6 +62,7 @@ struct zr_arena {
 	struct zr_ring job_free;		   /* free record indices: gen << 32 | index */
 	_Atomic(struct zr_inbox *) shared;	   /* the shared queue, opened on first use */
 	_Atomic(struct zri_inbox_cache *) inboxes; /* agents' inboxes opened by this process */
+	struct zri_journal *journal;		   /* this process's stream, NULL: none */
 };
 
 /* Address of an offset in this process's mapping (offsets are checked by

@@ -189,5 +189,17 @@ int zri_layout_plan(struct zri_header *h, const zr_arena_config *cfg, zr_diag *d
 	if (largest < small_max)
 		largest = small_max;
 	h->max_payload = cfg->max_payload < largest ? cfg->max_payload : largest;
+	h->config = (struct zri_config_copy){
+		.size = cfg->size,
+		.ring_bytes = cfg->ring_bytes,
+		.max_payload = cfg->max_payload,
+		.flags = cfg->flags,
+		.max_procs = cfg->max_procs,
+		.max_rings = cfg->max_rings,
+		.small_percent = cfg->small_percent,
+		.max_agents = cfg->max_agents,
+		.max_jobs = cfg->max_jobs,
+		.inbox_capacity = cfg->inbox_capacity,
+	};
 	return 0;
 }

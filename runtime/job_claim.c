@@ -69,7 +69,7 @@ static int claim_record(zr_agent *ag, zr_job_id id, uint64_t now, zr_claim *out)
 		out->data = zr_payload_ptr(a, p);
 		out->len = out->data ? zri_ld(&j->a_payload_len) : 0;
 	}
-	zri_js_commit(j, ZR_JOB_PROCESSING, ag->id, attempt, 0);
+	zri_js_commit(a, j, ZR_JOB_PROCESSING, ag->id, attempt, 0);
 	zri_jobs_due(a, now + lease);
 	zri_own_add(&ag->rec->a_claimed, 1);
 	zri_hist_add(ag->rec->a_claim_hist, now > out->submit_ns ? now - out->submit_ns : 0);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jnl_impl.h"
 #include "job_impl.h"
 
 void zri_st_text(_Atomic uint64_t *words, size_t nwords, const char *s, size_t len)
@@ -150,9 +151,11 @@ void zri_js_wake(struct zri_job *j, uint64_t state)
 		zri_futex_wake((_Atomic uint32_t *)(void *)&j->a_state, INT_MAX);
 }
 
-void zri_js_commit(struct zri_job *j, uint32_t status, uint32_t holder, uint32_t attempt,
-		   uint32_t keep_flags)
+void zri_js_commit(zr_arena *a, struct zri_job *j, uint32_t status, uint32_t holder,
+		   uint32_t attempt, uint32_t keep_flags)
 {
+	if (a->journal)
+		zri_jnl_job(a, j, 0, status, holder, attempt);
 	/* relaxed: only waiters change a BUSY word (adding WAITERS), and the CAS
 	 * below re-reads it */
 	uint64_t cur = atomic_load_explicit(&j->a_state, memory_order_relaxed);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "jnl_impl.h"
 #include "job_impl.h"
 
 /* Load the state of a record, waiting out a short BUSY. */
@@ -32,7 +33,7 @@ void zri_job_publish_pending(zr_arena *a, struct zri_job *j, uint32_t idx, uint3
 {
 	uint64_t k = zri_ld(&j->a_kind);
 	uint32_t target = (uint32_t)(zri_ld(&j->a_agents) >> 32);
-	zri_js_commit(j, ZR_JOB_PENDING, a->self, attempt, 0);
+	zri_js_commit(a, j, ZR_JOB_PENDING, a->self, attempt, 0);
 	/* relaxed: our own commit; only the generation is needed */
 	uint64_t s = atomic_load_explicit(&j->a_state, memory_order_relaxed);
 	zr_job_id id = zri_job_id(idx, ZRI_JS_GEN(s));
@@ -43,7 +44,7 @@ void zri_job_publish_pending(zr_arena *a, struct zri_job *j, uint32_t idx, uint3
 	    zri_js_begin(a, j, &s, ZR_JOB_DELAYED, ZRI_JS_ATTEMPT(s))) {
 		uint64_t due = zri_now_ns() + 1000000;
 		zri_st(&j->a_due_ns, due);
-		zri_js_commit(j, ZR_JOB_DELAYED, a->self, ZRI_JS_ATTEMPT(s), 0);
+		zri_js_commit(a, j, ZR_JOB_DELAYED, a->self, ZRI_JS_ATTEMPT(s), 0);
 		zri_jobs_due(a, due);
 	}
 }
@@ -74,7 +75,7 @@ static int begin_holder(zr_agent *ag, const zr_claim *c, struct zri_job **jp, ui
 		*sp = s;
 		if (cancel) {
 			zri_st(&j->a_finish_ns, zri_now_ns());
-			zri_js_commit(j, ZR_JOB_CANCELLED, a->self, ZRI_JS_ATTEMPT(s), 0);
+			zri_js_commit(a, j, ZR_JOB_CANCELLED, a->self, ZRI_JS_ATTEMPT(s), 0);
 			zri_jc_add(a, ZRI_JC_CANCELLED, 1);
 			return -ECANCELED;
 		}
@@ -82,7 +83,7 @@ static int begin_holder(zr_agent *ag, const zr_claim *c, struct zri_job **jp, ui
 	}
 }
 
-int zr_job_complete(zr_agent *ag, const zr_claim *c, zr_payload result, uint64_t result_len)
+static int complete_job(zr_agent *ag, const zr_claim *c, zr_payload result, uint64_t result_len)
 {
 	zr_arena *a = ag->a;
 	if (result.v) {
@@ -108,13 +109,13 @@ int zr_job_complete(zr_agent *ag, const zr_claim *c, zr_payload result, uint64_t
 	if (result.v)
 		ZRI_IGNORE(zr_payload_disown(a, result)); /* the job owns it now */
 	uint64_t claimed = zri_ld(&j->a_claim_ns);
-	zri_js_commit(j, ZR_JOB_COMPLETED, a->self, ZRI_JS_ATTEMPT(s), 0);
+	zri_js_commit(a, j, ZR_JOB_COMPLETED, a->self, ZRI_JS_ATTEMPT(s), 0);
 	zri_own_add(&ag->rec->a_completed, 1);
 	zri_hist_add(ag->rec->a_complete_hist, now > claimed ? now - claimed : 0);
 	return 0;
 }
 
-int zr_job_fail(zr_agent *ag, const zr_claim *c, const char *error, bool retry)
+static int fail_job(zr_agent *ag, const zr_claim *c, const char *error, bool retry)
 {
 	zr_arena *a = ag->a;
 	struct zri_job *j = zri_job_at(a, c->id, NULL);
@@ -140,7 +141,7 @@ int zr_job_fail(zr_agent *ag, const zr_claim *c, const char *error, bool retry)
 		zri_jc_add(a, ZRI_JC_DEAD_LETTERS, 1);
 		status = ZR_JOB_FAILED;
 	}
-	zri_js_commit(j, status, a->self, ZRI_JS_ATTEMPT(s), 0);
+	zri_js_commit(a, j, status, a->self, ZRI_JS_ATTEMPT(s), 0);
 	zri_own_add(&ag->rec->a_failed, 1);
 	return 0;
 }
@@ -154,12 +155,12 @@ int zr_job_extend(zr_agent *ag, const zr_claim *c, uint64_t lease_ns)
 		return rc;
 	uint64_t due = zri_now_ns() + lease_ns;
 	zri_st(&j->a_due_ns, due);
-	zri_js_commit(j, ZR_JOB_PROCESSING, ag->id, ZRI_JS_ATTEMPT(s), 0);
+	zri_js_commit(ag->a, j, ZR_JOB_PROCESSING, ag->id, ZRI_JS_ATTEMPT(s), 0);
 	zri_jobs_due(ag->a, due);
 	return 0;
 }
 
-int zr_job_cancel(zr_arena *a, zr_job_id id)
+static int cancel_job(zr_arena *a, zr_job_id id)
 {
 	if (a->readonly)
 		return ZR_EREADONLY;
@@ -188,7 +189,7 @@ int zr_job_cancel(zr_arena *a, zr_job_id id)
 		if (!zri_js_begin(a, j, &s, ZR_JOB_CANCELLED, ZRI_JS_ATTEMPT(s)))
 			continue;
 		zri_st(&j->a_finish_ns, zri_now_ns());
-		zri_js_commit(j, ZR_JOB_CANCELLED, a->self, ZRI_JS_ATTEMPT(s), 0);
+		zri_js_commit(a, j, ZR_JOB_CANCELLED, a->self, ZRI_JS_ATTEMPT(s), 0);
 		zri_jc_add(a, ZRI_JC_CANCELLED, 1);
 		return 0;
 	}
@@ -207,6 +208,8 @@ bool zr_job_cancel_requested(const zr_arena *a, const zr_claim *c)
 
 void zri_job_remove(zr_arena *a, struct zri_job *j, uint32_t idx)
 {
+	if (a->journal)
+		zri_jnl_job(a, j, ZR_JREC_RELEASE, ZR_JOB_FREE, 0, 0);
 	zri_job_drop_payloads(a, j);
 	/* relaxed: we hold BUSY; the CAS below re-reads waiters' flag */
 	uint64_t cur = atomic_load_explicit(&j->a_state, memory_order_relaxed);
@@ -253,7 +256,7 @@ static bool is_failed(uint32_t st)
 	return st == ZR_JOB_FAILED;
 }
 
-int zr_job_release(zr_arena *a, zr_job_id id)
+static int release_job(zr_arena *a, zr_job_id id)
 {
 	struct zri_job *j;
 	uint32_t idx;
@@ -264,7 +267,7 @@ int zr_job_release(zr_arena *a, zr_job_id id)
 	return rc;
 }
 
-int zr_job_requeue(zr_arena *a, zr_job_id id)
+static int requeue_job(zr_arena *a, zr_job_id id)
 {
 	struct zri_job *j;
 	uint32_t idx;
@@ -368,4 +371,37 @@ int zr_job_payload_read(const zr_arena *a, const zr_claim *c, void *dst, size_t 
 	if (ZSTD_isError(got) || got != n)
 		return ZR_ECORRUPT;
 	return 0;
+}
+
+/* ---- under SYNC durability, a change returns once its record is durable ---- */
+
+int zr_job_complete(zr_agent *ag, const zr_claim *c, zr_payload result, uint64_t result_len)
+{
+	int rc = complete_job(ag, c, result, result_len);
+	return rc ? rc : zri_jnl_sync(ag->a);
+}
+
+int zr_job_fail(zr_agent *ag, const zr_claim *c, const char *error, bool retry)
+{
+	int rc = fail_job(ag, c, error, retry);
+	return rc ? rc : zri_jnl_sync(ag->a);
+}
+
+int zr_job_cancel(zr_arena *a, zr_job_id id)
+{
+	int rc = cancel_job(a, id);
+	int s = rc >= 0 ? zri_jnl_sync(a) : 0;
+	return s ? s : rc;
+}
+
+int zr_job_release(zr_arena *a, zr_job_id id)
+{
+	int rc = release_job(a, id);
+	return rc ? rc : zri_jnl_sync(a);
+}
+
+int zr_job_requeue(zr_arena *a, zr_job_id id)
+{
+	int rc = requeue_job(a, id);
+	return rc ? rc : zri_jnl_sync(a);
 }

@@ -96,9 +96,10 @@ bool zri_js_begin(const zr_arena *a, struct zri_job *j, uint64_t *seen, uint32_t
 		  uint32_t attempt);
 /* Publish the end of a BUSY transition: status and holder as given, the
  * WAITERS flag kept from what waiters added meanwhile (and acted on: the
- * waiters are woken, and the flag cleared). */
-void zri_js_commit(struct zri_job *j, uint32_t status, uint32_t holder, uint32_t attempt,
-		   uint32_t keep_flags);
+ * waiters are woken, and the flag cleared). The change is journaled first
+ * (while BUSY: see jnl_impl.h). */
+void zri_js_commit(zr_arena *a, struct zri_job *j, uint32_t status, uint32_t holder,
+		   uint32_t attempt, uint32_t keep_flags);
 /* Wake zr_job_wait() sleepers of a record (when `state` had WAITERS). */
 void zri_js_wake(struct zri_job *j, uint64_t state);
 
@@ -174,6 +175,29 @@ int zri_job_spawn(zr_arena *a, struct zri_job *j);
  * FAILED for good. The caller holds BUSY. Returns the new status. */
 uint32_t zri_job_requeue_now(zr_arena *a, struct zri_job *j, uint32_t idx, uint32_t attempt,
 			     const char *why);
+
+/* ---- restore (restore.c) --------------------------------------------------- */
+/* Register agent `name` and mark it dead at once: it keeps its inbox for a
+ * successor of the same name. */
+int zri_agent_placeholder(zr_arena *a, const char *name, uint32_t kind, uint32_t on_death,
+			  uint32_t *id);
+
+/* A whole job, as restore rebuilt it; times are this arena's CLOCK_MONOTONIC. */
+struct zri_job_image {
+	uint8_t uuid[16];
+	uint64_t kind; /* as a_kind */
+	uint32_t source, target, holder, status, attempt;
+	zr_payload payload, result; /* allocated in the arena, owned by the caller until taken */
+	uint64_t payload_len, result_len;
+	uint64_t submit_ns, claim_ns, finish_ns, expire_ns, due_ns;
+	uint64_t ttl_ns, lease_ns, interval_ns, backoff;
+	char type_name[ZR_JOB_TYPE_NAME_MAX + 1];
+	char meta[ZR_JOB_META_BYTES];
+	char error[ZR_JOB_ERROR_MAX + 1];
+};
+/* Put a job in the table as it is (journaled like a submit), queue it if
+ * PENDING; the job takes the payload and result over on success. 0, ZR_EFULL. */
+int zri_job_insert(zr_arena *a, const struct zri_job_image *im, zr_job_id *id);
 
 /* How many times to spin on a BUSY record before deciding its writer may be dead. */
 #define ZRI_BUSY_SPINS 4096

@@ -32,7 +32,7 @@ uint32_t zri_job_requeue_now(zr_arena *a, struct zri_job *j, uint32_t idx, uint3
 	if (retries > ZRI_KIND_MAXR(k)) {
 		zri_st(&j->a_finish_ns, zri_now_ns());
 		zri_jc_add(a, ZRI_JC_DEAD_LETTERS, 1);
-		zri_js_commit(j, ZR_JOB_FAILED, a->self, attempt, 0);
+		zri_js_commit(a, j, ZR_JOB_FAILED, a->self, attempt, 0);
 		return ZR_JOB_FAILED;
 	}
 	zri_jc_add(a, ZRI_JC_RETRIED, 1);
@@ -98,7 +98,7 @@ static void repair_busy(zr_arena *a, struct zri_job *j, uint32_t idx, uint64_t s
 		if (st == ZR_JOB_EXPIRED)
 			zri_job_drop_payloads(a, j);
 		zri_st(&j->a_finish_ns, zri_now_ns());
-		zri_js_commit(j, st, a->self, att, 0);
+		zri_js_commit(a, j, st, a->self, att, 0);
 		break;
 	case ZR_JOB_PENDING:
 		if (take_over(a, j, &s, ZR_JOB_PENDING))

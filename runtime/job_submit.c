@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <zstd.h>
 
+#include "jnl_impl.h"
 #include "job_impl.h"
 
 void zr_job_builder_init(zr_job_builder *b, uint32_t type)
@@ -367,6 +368,16 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 		ZRI_IGNORE(zr_payload_disown(a, payload));
 	bool later = b->delay_ns || b->interval_ns;
 	zr_job_id jid = zri_job_id((uint32_t)idx, gen);
+	if (a->journal) {
+		/* Show the new status, BUSY, before the record draws its LSN: a
+		 * checkpoint copying this record either sees it or replays the
+		 * record (persist.h). Others leave a BUSY record alone.
+		 * relaxed: the release fetch_add of the LSN orders it */
+		uint32_t st = later ? ZR_JOB_DELAYED : ZR_JOB_PENDING;
+		atomic_store_explicit(&j->a_state, zri_js_make(gen, 0, a->self, ZRI_JS_BUSY, st),
+				      memory_order_relaxed);
+		zri_jnl_job(a, j, ZR_JREC_SUBMIT, st, a->self, 0);
+	}
 	/* R1: pairs with A1 of claimers and readers: the record is written */
 	atomic_store_explicit(
 		&j->a_state,
@@ -382,6 +393,8 @@ static int submit(zr_arena *a, uint32_t source, struct zri_agent *rec, const zr_
 		 * id that was never handed out */
 		atomic_store_explicit(&j->a_state, zri_js_make(gen, 0, a->self, 0, ZR_JOB_BUILDING),
 				      memory_order_relaxed);
+		if (a->journal)
+			zri_jnl_job(a, j, ZR_JREC_RELEASE, ZR_JOB_FREE, 0, 0);
 		if (payload.v)
 			ZRI_IGNORE(zr_payload_adopt(a, payload));
 		zri_st(&j->a_payload, 0);
@@ -414,7 +427,8 @@ int zr_job_submit(zr_agent *ag, const zr_job_builder *b, zr_job_id *id, uint8_t 
 {
 	if (!ag || !b || !id)
 		return -EINVAL;
-	return submit(ag->a, ag->id, ag->rec, b, 0, id, uuid_out);
+	int rc = submit(ag->a, ag->id, ag->rec, b, 0, id, uuid_out);
+	return rc ? rc : zri_jnl_sync(ag->a);
 }
 
 int zri_job_spawn(zr_arena *a, struct zri_job *j)
@@ -450,4 +464,69 @@ int zri_job_spawn(zr_arena *a, struct zri_job *j)
 	if (rc && b.payload.v)
 		ZRI_IGNORE(zr_payload_free(a, b.payload));
 	return rc;
+}
+
+int zri_job_insert(zr_arena *a, const struct zri_job_image *im, zr_job_id *id)
+{
+	uint32_t gen;
+	int64_t idx = take_record(a, &gen);
+	if (idx < 0)
+		return ZR_EFULL;
+	struct zri_job *j = &a->jobs[idx];
+	zri_st(&j->a_kind, im->kind);
+	zri_st(&j->a_agents, (uint64_t)im->target << 32 | im->source);
+	zri_st(&j->a_holder, im->holder);
+	zri_st(&j->a_payload, im->payload.v);
+	zri_st(&j->a_payload_len, im->payload_len);
+	zri_st(&j->a_result, im->result.v);
+	zri_st(&j->a_result_len, im->result_len);
+	zri_st(&j->a_submit_ns, im->submit_ns);
+	zri_st(&j->a_claim_ns, im->claim_ns);
+	zri_st(&j->a_finish_ns, im->finish_ns);
+	zri_st(&j->a_expire_ns, im->expire_ns);
+	zri_st(&j->a_ttl_ns, im->ttl_ns);
+	zri_st(&j->a_lease_ns, im->lease_ns);
+	zri_st(&j->a_interval_ns, im->interval_ns);
+	zri_st(&j->a_backoff, im->backoff);
+	zri_st(&j->a_due_ns, im->due_ns);
+	uint64_t u[2];
+	memcpy(u, im->uuid, 16);
+	zri_st(&j->a_uuid[0], u[0]);
+	zri_st(&j->a_uuid[1], u[1]);
+	zri_st_text(j->a_type_name, 3, im->type_name, strnlen(im->type_name, ZR_JOB_TYPE_NAME_MAX));
+	zri_st_text(j->a_meta, ZR_JOB_META_BYTES / 8, im->meta, ZR_JOB_META_BYTES - 1);
+	zri_st_text(j->a_error, (ZR_JOB_ERROR_MAX + 1) / 8, im->error,
+		    strnlen(im->error, ZR_JOB_ERROR_MAX));
+	if (im->payload.v)
+		ZRI_IGNORE(zr_payload_disown(a, im->payload));
+	if (im->result.v)
+		ZRI_IGNORE(zr_payload_disown(a, im->result));
+	if (a->journal) {
+		/* relaxed: ordered by the LSN's release fetch_add, as in submit() */
+		atomic_store_explicit(&j->a_state,
+				      zri_js_make(gen, im->attempt, a->self, ZRI_JS_BUSY, im->status),
+				      memory_order_relaxed);
+		zri_jnl_job(a, j, ZR_JREC_SUBMIT, im->status, im->holder, im->attempt);
+		if (im->result.v)
+			zri_jnl_job(a, j, ZR_JREC_COMPLETE, im->status, im->holder, im->attempt);
+	}
+	zr_job_id jid = zri_job_id((uint32_t)idx, gen);
+	/* R1: pairs with A1 of claimers and readers: the record is written */
+	atomic_store_explicit(&j->a_state, zri_js_make(gen, im->attempt, a->self, 0, im->status),
+			      memory_order_release);
+	if (im->status == ZR_JOB_PENDING &&
+	    zri_job_enqueue(a, jid, im->target, ZRI_KIND_PRIO(im->kind)) != 0) {
+		/* its queue is full: wait in DELAYED for the timer to queue it */
+		uint64_t s = zri_js_make(gen, im->attempt, a->self, 0, ZR_JOB_PENDING);
+		if (zri_js_begin(a, j, &s, ZR_JOB_DELAYED, im->attempt)) {
+			zri_st(&j->a_due_ns, zri_now_ns() + 1000000);
+			zri_js_commit(a, j, ZR_JOB_DELAYED, a->self, im->attempt, 0);
+		}
+	}
+	if (im->status == ZR_JOB_DELAYED)
+		zri_jobs_due(a, zri_ld(&j->a_due_ns));
+	if (!zri_status_final(im->status) || im->expire_ns != UINT64_MAX)
+		zri_jobs_due(a, im->expire_ns);
+	*id = jid;
+	return 0;
 }

@@ -23,7 +23,7 @@ static void expire_one(zr_arena *a, struct zri_job *j, uint64_t s, uint64_t now,
 		return;
 	zri_job_drop_payloads(a, j); /* a job not yet run has no result */
 	zri_st(&j->a_finish_ns, now);
-	zri_js_commit(j, ZR_JOB_EXPIRED, a->self, ZRI_JS_ATTEMPT(s), 0);
+	zri_js_commit(a, j, ZR_JOB_EXPIRED, a->self, ZRI_JS_ATTEMPT(s), 0);
 	zri_jc_add(a, ZRI_JC_EXPIRED, 1);
 	r->expired++;
 }
@@ -69,7 +69,7 @@ static uint64_t tick_one(zr_arena *a, uint32_t idx, uint64_t now, zr_tick_report
 			if (!zri_js_begin(a, j, &s, ZR_JOB_DELAYED, ZRI_JS_ATTEMPT(s)))
 				return now;
 			zri_st(&j->a_due_ns, next);
-			zri_js_commit(j, ZR_JOB_DELAYED, a->self, ZRI_JS_ATTEMPT(s), 0);
+			zri_js_commit(a, j, ZR_JOB_DELAYED, a->self, ZRI_JS_ATTEMPT(s), 0);
 			if (zri_job_spawn(a, j) == 0)
 				r->recurring_runs++;
 			return next;

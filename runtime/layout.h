@@ -26,7 +26,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define ZRI_ALIGN(x, a) (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 
 #define ZRI_MAGIC 0x314e5241474e525aULL /* "ZRNGARN1" */
-#define ZRI_LAYOUT_VERSION 5u		/* 4: agents and jobs; 5: free rings with slack */
+#define ZRI_LAYOUT_VERSION 6u /* 4: agents and jobs; 5: free rings with slack; 6: journal */
 #define ZRI_HDR_BYTES 8192u
 #define ZRI_HDR_IMMUTABLE 4096u
 #define ZRI_MAX_SECTIONS 8u
@@ -113,6 +113,47 @@ struct zri_large_layout {
 	uint64_t data_off;
 };
 
+/* The configuration the arena was created with, as given (restore makes
+ * an arena of the same shape from a checkpoint). */
+struct zri_config_copy {
+	uint64_t size;
+	uint64_t ring_bytes;
+	uint64_t max_payload;
+	uint32_t flags;
+	uint32_t max_procs;
+	uint32_t max_rings;
+	uint32_t small_percent;
+	uint32_t max_agents;
+	uint32_t max_jobs;
+	uint32_t inbox_capacity;
+	uint32_t reserved;
+};
+
+/* The journal (runtime/journal.c), in the mutable part of the header: the
+ * settings are written by the creator before READY (or by restore before
+ * anyone else opens the arena) and read-only after; the counters are
+ * shared by every process's stream. */
+struct zri_journal_ctl {
+	uint32_t enabled;
+	uint32_t durability;
+	uint32_t flags;
+	uint32_t flush_interval_us;
+	uint32_t buffer_bytes;
+	uint32_t reserved;
+	uint64_t segment_bytes;
+	uint64_t lineage; /* random at creation, kept by restore: names the journal */
+	char dir[256];
+	uint8_t pad0[ZRI_LINE - (40 + 256) % ZRI_LINE];
+	_Atomic uint64_t a_next_lsn; /* every record of every stream draws one */
+	uint8_t pad1[ZRI_LINE - 8];
+	_Atomic uint64_t a_next_stream;
+	_Atomic uint64_t a_records; /* added per flushed batch */
+	_Atomic uint64_t a_bytes;
+	_Atomic uint64_t a_lost;
+	_Atomic uint64_t a_ckpt_lsn; /* begin LSN of the last checkpoint */
+	uint8_t pad2[ZRI_LINE - 40];
+};
+
 enum zri_arena_state {
 	ZRI_ARENA_INIT = 0, /* zero-filled: creator has not finished */
 	ZRI_ARENA_READY = 1,
@@ -144,6 +185,7 @@ struct zri_header {
 			struct zri_slab_class classes[ZRI_SMALL_CLASSES];
 			struct zri_large_layout large;
 			struct zri_jobs_layout jobs;
+			struct zri_config_copy config;
 			uint64_t checksum; /* XXH3-64 of every byte before it */
 		};
 		uint8_t immutable_bytes[ZRI_HDR_IMMUTABLE];
@@ -152,7 +194,8 @@ struct zri_header {
 	_Atomic uint32_t a_state; /* zri_arena_state */
 	uint32_t pad_state;
 	char poison_reason[120];
-	uint8_t pad_end[ZRI_HDR_BYTES - ZRI_HDR_IMMUTABLE - 128];
+	struct zri_journal_ctl journal;
+	uint8_t pad_end[ZRI_HDR_BYTES - ZRI_HDR_IMMUTABLE - 128 - sizeof(struct zri_journal_ctl)];
 };
 
 /* ---- process table ----------------------------------------------------- */
@@ -477,6 +520,7 @@ enum zri_jobs_counter {
 };
 
 _Static_assert(sizeof(struct zri_header) == ZRI_HDR_BYTES, "header size");
+_Static_assert(offsetof(struct zri_header, journal.a_next_lsn) % ZRI_LINE == 0, "lsn line");
 _Static_assert(offsetof(struct zri_header, checksum) + 8 <= ZRI_HDR_IMMUTABLE,
 	       "immutable header fits");
 _Static_assert(offsetof(struct zri_header, a_state) == ZRI_HDR_IMMUTABLE, "state offset");

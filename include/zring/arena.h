@@ -20,6 +20,7 @@ extern "C" {
 #endif
 
 typedef struct zr_arena zr_arena;
+struct zr_journal_config;
 
 #define ZR_NAME_MAX 47 /* longest arena or ring name, without the NUL */
 #define ZR_DEFAULT_MAX_PAYLOAD ((size_t)100 << 20)
@@ -42,6 +43,9 @@ typedef struct zr_arena_config {
 	uint32_t max_jobs;	 /* job records (default size / 8 KiB, 256 .. 2^20) */
 	uint32_t inbox_capacity; /* per priority level of each agent's inbox (default 1024) */
 	uint32_t reserved;
+	/* NULL: no journal. Else every process that opens the arena read-write
+	 * journals its job events there (zring/persist.h). */
+	const struct zr_journal_config *journal;
 } zr_arena_config;
 
 #define ZR_ARENA_MIN_SIZE ((size_t)1 << 20)

@@ -122,16 +122,15 @@ ZR_API ZR_NODISCARD int zr_journal_flush(zr_arena *a, int64_t timeout_ns);
 
 enum zr_jrec_type {
 	ZR_JREC_PAD = 0, /* filler to a 4 KiB boundary (O_DIRECT); never returned */
-	ZR_JREC_SUBMIT = 1,
-	ZR_JREC_CLAIM = 2,
-	ZR_JREC_COMPLETE = 3,
-	ZR_JREC_FAIL = 4, /* retried (DELAYED) or for good (FAILED) */
-	ZR_JREC_CANCEL = 5,
-	ZR_JREC_EXPIRE = 6,
-	ZR_JREC_RELEASE = 7, /* the record is freed */
-	ZR_JREC_REQUEUE = 8, /* lease over, holder dead or gone, dead letter requeued */
-	ZR_JREC_DUE = 9,     /* DELAYED became PENDING */
-	ZR_JREC_EXTEND = 10, /* lease extended */
+	ZR_JREC_SUBMIT = 1,   /* with the payload */
+	ZR_JREC_CLAIM = 2,    /* now PROCESSING (a claim, or a lease extended) */
+	ZR_JREC_COMPLETE = 3, /* with the result */
+	ZR_JREC_FAIL = 4,     /* failed for good: a dead letter */
+	ZR_JREC_RETRY = 5,    /* DELAYED: a retry's backoff, a delay, a full queue */
+	ZR_JREC_REQUEUE = 6,  /* PENDING again: due, lease over, holder gone, requeued */
+	ZR_JREC_CANCEL = 7,
+	ZR_JREC_EXPIRE = 8,
+	ZR_JREC_RELEASE = 9, /* the record is freed */
 	ZR_JREC_AGENT = 16,  /* an agent registered: id and name */
 	ZR_JREC_TYPE_MAX = 16,
 };
@@ -147,6 +146,8 @@ typedef struct zr_jrec {
 	zr_job_info job;  /* payload/result handles are those of the writing arena */
 	const void *data; /* SUBMIT: the payload bytes; COMPLETE: the result bytes */
 	uint64_t data_len;
+	uint64_t ttl_ns;   /* SUBMIT: of each run */
+	uint64_t lease_ns; /* SUBMIT */
 	/* AGENT */
 	uint32_t agent_id;
 	uint32_t agent_kind;
@@ -261,7 +262,8 @@ typedef struct zr_ckpt_entry {
 	uint32_t kind;
 	bool valid; /* manifest and every chunk verified (zr_ckpt_list with verify) */
 	uint64_t begin_lsn, end_lsn;
-	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint64_t created_ns;	  /* CLOCK_REALTIME */
+	uint64_t created_mono_ns; /* the same moment on CLOCK_MONOTONIC */
 	uint64_t image_bytes;
 	uint64_t chunks;
 	uint64_t stored_bytes; /* of the chunks this checkpoint wrote */
