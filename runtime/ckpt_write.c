@@ -79,21 +79,18 @@ static void copy_chunk(uint64_t *dst, const uint8_t *src, size_t len)
 					      memory_order_relaxed);
 }
 
-/* Make chunks/<xx>/ once per run; remember it for the directory fsyncs. */
+/* Make chunks/<xx>/ once per run, under the lock so that no thread writes
+ * into it before it exists; remember it for the directory fsyncs. */
 static int touch_dir(struct pool *p, unsigned xx, zr_diag *d)
 {
 	char path[ZRI_CKPT_PATH_MAX];
+	int rc = 0;
 	pthread_mutex_lock(&p->lock);
-	bool seen = p->touched[xx];
-	p->touched[xx] = true;
-	pthread_mutex_unlock(&p->lock);
-	if (seen)
-		return 0;
-	bool made;
-	snprintf(path, sizeof(path), "%s/chunks/%02x", p->dir, xx);
-	int rc = zri_ckpt_mkdir(path, &made, d);
-	pthread_mutex_lock(&p->lock);
-	p->made[xx] = made;
+	if (!p->touched[xx]) {
+		snprintf(path, sizeof(path), "%s/chunks/%02x", p->dir, xx);
+		rc = zri_ckpt_mkdir(path, &p->made[xx], d);
+		p->touched[xx] = rc == 0;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

@@ -6,6 +6,8 @@
  * directory under /tmp, removed by the teardown. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,6 +382,62 @@ TEST(test_threads_same_result)
 	free(img);
 }
 
+/* Another thread keeps writing the image while three threads copy it: the
+ * copy is fuzzy, but what was written must load back as the manifest says
+ * (and TSan must see no race: both sides use relaxed 64-bit atomics). */
+struct scribbler {
+	_Atomic uint64_t *words;
+	size_t n;
+	atomic_bool stop;
+};
+
+static void *scribble(void *arg)
+{
+	struct scribbler *s = arg;
+	uint64_t x = 12345;
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
+		for (int k = 0; k < 64; k++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			atomic_store_explicit(&s->words[(x >> 20) % s->n], x, memory_order_relaxed);
+		}
+	return NULL;
+}
+
+TEST(test_image_written_meanwhile)
+{
+	size_t size = 4 * MIB;
+	uint8_t *img = distinct_image(size, CB64);
+	struct scribbler s = {.words = (_Atomic uint64_t *)(void *)img, .n = size / 8};
+	atomic_init(&s.stop, false);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, scribble, &s), 0);
+	zr_ckpt_config cfg = ckpt_cfg(dir, ZR_CKPT_FULL, CB64);
+	cfg.threads = 3;
+	zr_ckpt_report r;
+	int rc = ckpt_take(&cfg, img, size, 1, &r, NULL);
+	cfg.kind = ZR_CKPT_INCREMENTAL;
+	if (rc == 0)
+		rc = ckpt_take(&cfg, img, size, 2, &r, NULL);
+	atomic_store_explicit(&s.stop, true, memory_order_relaxed);
+	pthread_join(t, NULL);
+	assert_int_equal(rc, 0);
+	for (uint64_t seq = 1; seq <= 2; seq++) {
+		void *got;
+		size_t sz;
+		zr_diag d;
+		struct zri_ckpt_man m;
+		manifest_entries(seq, &m);
+		assert_int_equal(zri_ckpt_load(dir, seq, NULL, NULL, &got, &sz, NULL, NULL, &d), 0);
+		for (uint64_t i = 0; i < m.h.nchunks; i++) {
+			XXH128_hash_t x = XXH3_128bits((uint8_t *)got + i * CB64, CB64);
+			assert_true(x.low64 == m.ent[i].lo && x.high64 == m.ent[i].hi);
+		}
+		zri_ckpt_man_free(&m);
+		free(got);
+	}
+	free(img);
+}
+
 static uint64_t lsn_now(void *ctx)
 {
 	return *(uint64_t *)ctx;
@@ -436,9 +494,13 @@ int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		T(test_roundtrip),     T(test_incremental_differential),
-		T(test_dedup_and_raw), T(test_retention),
-		T(test_fallback),      T(test_threads_same_result),
+		T(test_roundtrip),
+		T(test_incremental_differential),
+		T(test_dedup_and_raw),
+		T(test_retention),
+		T(test_fallback),
+		T(test_threads_same_result),
+		T(test_image_written_meanwhile),
 		T(test_meta_and_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
