@@ -67,7 +67,8 @@ struct zri_ckpt_mhdr {
 	uint64_t stored_bytes; /* of the chunks this checkpoint wrote */
 	uint64_t written, unchanged, dedup, raw;
 	char arena[ZR_NAME_MAX + 1];
-	uint8_t pad[72];
+	uint64_t created_mono_ns; /* the same moment as created_ns on CLOCK_MONOTONIC */
+	uint8_t pad[64];
 };
 _Static_assert(sizeof(struct zri_ckpt_mhdr) == 256, "manifest header is 256 bytes");
 

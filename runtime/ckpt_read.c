@@ -37,6 +37,7 @@ static void fill_entry(zr_ckpt_entry *e, const struct zri_ckpt_man *m, bool vali
 	e->begin_lsn = m->h.begin_lsn;
 	e->end_lsn = m->h.end_lsn;
 	e->created_ns = m->h.created_ns;
+	e->created_mono_ns = m->h.created_mono_ns;
 	e->image_bytes = m->h.image_bytes;
 	e->chunks = m->h.nchunks;
 	e->stored_bytes = m->h.stored_bytes;

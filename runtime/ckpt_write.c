@@ -350,6 +350,7 @@ static void fill_header(struct zri_ckpt_mhdr *h, const struct pool *p,
 	h->end_lsn = m->end_lsn;
 	h->lineage = m->lineage;
 	h->created_ns = zri_realtime_ns();
+	h->created_mono_ns = zri_now_ns();
 	h->image_bytes = p->size;
 	h->chunk_bytes = p->cb;
 	h->nchunks = p->n;

@@ -15,22 +15,14 @@ static _Thread_local struct {
 static uint32_t type_of(uint32_t status)
 {
 	switch (status) {
-	case ZR_JOB_PROCESSING:
-		return ZR_JREC_CLAIM;
-	case ZR_JOB_COMPLETED:
-		return ZR_JREC_COMPLETE;
-	case ZR_JOB_FAILED:
-		return ZR_JREC_FAIL;
-	case ZR_JOB_DELAYED:
-		return ZR_JREC_RETRY;
-	case ZR_JOB_PENDING:
-		return ZR_JREC_REQUEUE;
-	case ZR_JOB_CANCELLED:
-		return ZR_JREC_CANCEL;
-	case ZR_JOB_EXPIRED:
-		return ZR_JREC_EXPIRE;
-	default:
-		return ZR_JREC_RELEASE;
+	case ZR_JOB_PROCESSING: return ZR_JREC_CLAIM;
+	case ZR_JOB_COMPLETED: return ZR_JREC_COMPLETE;
+	case ZR_JOB_FAILED: return ZR_JREC_FAIL;
+	case ZR_JOB_DELAYED: return ZR_JREC_RETRY;
+	case ZR_JOB_PENDING: return ZR_JREC_REQUEUE;
+	case ZR_JOB_CANCELLED: return ZR_JREC_CANCEL;
+	case ZR_JOB_EXPIRED: return ZR_JREC_EXPIRE;
+	default: return ZR_JREC_RELEASE;
 	}
 }
 

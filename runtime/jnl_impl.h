@@ -34,8 +34,7 @@ void zri_journal_detach(zr_arena *a);
  * the stream position just past it, for zri_journal_wait(); 0 when the
  * stream has failed (the event is counted as lost). Never fails otherwise:
  * waits while both buffers are full. */
-uint64_t zri_journal_append(struct zri_journal *j, uint32_t type, const struct iovec *iov,
-			    int n);
+uint64_t zri_journal_append(struct zri_journal *j, uint32_t type, const struct iovec *iov, int n);
 /* Wait until the stream is written (NONE) or durable up to `pos`.
  * 0, -EIO, -ETIMEDOUT. */
 int zri_journal_wait(struct zri_journal *j, uint64_t pos, int64_t timeout_ns);
@@ -49,8 +48,7 @@ void zri_journal_stream_stat(const struct zri_journal *j, zr_journal_stats *out)
 /* type 0: named after the new status. */
 void zri_jnl_job(zr_arena *a, const struct zri_job *job, uint32_t type, uint32_t status,
 		 uint32_t holder, uint32_t attempt);
-void zri_jnl_agent(zr_arena *a, uint32_t id, const char *name, uint32_t kind,
-		   uint32_t on_death);
+void zri_jnl_agent(zr_arena *a, uint32_t id, const char *name, uint32_t kind, uint32_t on_death);
 /* Under SYNC durability, wait until the calling thread's last record is
  * durable; 0 at once otherwise. Public calls that change a job end with
  * it (claims and lease extensions do not wait: losing one only runs the

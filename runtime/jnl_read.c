@@ -36,7 +36,7 @@ struct seg {
 struct stream {
 	struct seg *segs; /* sorted by segno */
 	size_t nsegs;
-	size_t cur;	  /* segment being read */
+	size_t cur; /* segment being read */
 	const uint8_t *map;
 	size_t map_len;
 	uint64_t off;
@@ -58,7 +58,7 @@ struct zr_jreader {
 	void *ctx;
 	zr_jreader_stats st;
 	struct zri_config_copy config; /* from the first valid segment header */
-	uint8_t *data; /* the returned record's data, copied */
+	uint8_t *data;		       /* the returned record's data, copied */
 	size_t data_cap;
 	char what[200];
 };
@@ -203,14 +203,13 @@ static uint64_t next_valid_lsn(struct stream *s, size_t cur, uint64_t off)
 
 /* A damaged stretch of a stream (a bad record or segment header) holds
  * LSNs between the last good one and the next valid one. */
-static void damage(zr_jreader *r, struct stream *s, const char *file, uint64_t off,
-		   const char *why)
+static void damage(zr_jreader *r, struct stream *s, const char *file, uint64_t off, const char *why)
 {
 	uint64_t next = next_valid_lsn(s, s->cur, off + ZRI_JREC_ALIGN);
 	if (!next) {
 		r->st.torn_tails++;
-		problem(r, file, off, "torn tail: %s, and nothing valid after it (a write cut short)",
-			why);
+		problem(r, file, off,
+			"torn tail: %s, and nothing valid after it (a write cut short)", why);
 		s->done = true;
 		return;
 	}
@@ -284,7 +283,8 @@ static void advance(zr_jreader *r, struct stream *s)
 			continue;
 		}
 		const char *why;
-		const struct zri_jrec_hdr *h = record_at(s->map, s->map_len, s->off, g->stream, &why);
+		const struct zri_jrec_hdr *h =
+			record_at(s->map, s->map_len, s->off, g->stream, &why);
 		if (h && h->type != ZR_JREC_PAD && h->lsn <= s->last_lsn) {
 			h = NULL;
 			why = "LSN does not increase";
@@ -482,8 +482,7 @@ int zr_jreader_open(const char *dir, uint64_t lineage, uint64_t from_lsn, unsign
 
 /* ---- decoding --------------------------------------------------------------- */
 
-static void decode(const struct stream *s, const struct zri_jrec_hdr *h, uint64_t off,
-		   zr_jrec *out)
+static void decode(const struct stream *s, const struct zri_jrec_hdr *h, uint64_t off, zr_jrec *out)
 {
 	const struct seg *g = &s->segs[s->cur];
 	memset(out, 0, sizeof(*out));
@@ -622,8 +621,8 @@ void zr_jreader_close(zr_jreader *r)
 
 const char *zr_jrec_type_name(uint32_t type)
 {
-	static const char *const names[] = {"pad",	"submit", "claim",  "complete", "fail",
-					    "retry",	"requeue", "cancel", "expire",	 "release"};
+	static const char *const names[] = {"pad",   "submit",	"claim",  "complete", "fail",
+					    "retry", "requeue", "cancel", "expire",   "release"};
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];
 	return type == ZR_JREC_AGENT ? "agent" : "?";

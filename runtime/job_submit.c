@@ -503,9 +503,10 @@ int zri_job_insert(zr_arena *a, const struct zri_job_image *im, zr_job_id *id)
 		ZRI_IGNORE(zr_payload_disown(a, im->result));
 	if (a->journal) {
 		/* relaxed: ordered by the LSN's release fetch_add, as in submit() */
-		atomic_store_explicit(&j->a_state,
-				      zri_js_make(gen, im->attempt, a->self, ZRI_JS_BUSY, im->status),
-				      memory_order_relaxed);
+		atomic_store_explicit(
+			&j->a_state,
+			zri_js_make(gen, im->attempt, a->self, ZRI_JS_BUSY, im->status),
+			memory_order_relaxed);
 		zri_jnl_job(a, j, ZR_JREC_SUBMIT, im->status, im->holder, im->attempt);
 		if (im->result.v)
 			zri_jnl_job(a, j, ZR_JREC_COMPLETE, im->status, im->holder, im->attempt);

@@ -278,14 +278,16 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
 		uint64_t now = zri_now_ns();
-		if (j->grow_to)
+		if (j->grow_to) {
 			grow(j);
+			pthread_cond_broadcast(&j->cv_done); /* the large record fits now */
+		}
 		if (!should_flush(j, now, last)) {
 			if (j->stop || j->error)
 				break;
 			/* empty: the first append wakes us */
-			struct timespec ts = abs_mono(j->used ? last + j->interval_ns
-							      : now + 1000000000u);
+			struct timespec ts =
+				abs_mono(j->used ? last + j->interval_ns : now + 1000000000u);
 			pthread_cond_timedwait(&j->cv_work, &j->lock, &ts);
 			continue;
 		}
@@ -352,13 +354,13 @@ uint64_t zri_journal_append(struct zri_journal *j, uint32_t type, const struct i
 				 .type = (uint16_t)type,
 				 .version = 1,
 				 .stream = j->stream};
-	/* R2: pairs with A1 in zr_checkpoint(): a checkpoint that reads an LSN
-	 * past ours sees the change this record describes (made before it).
-	 * Ordering the records of one job needs no more: the caller holds
-	 * the job (BUSY), whoever changes it next acquires the state word we
-	 * release afterwards, so its fetch_add comes later in this counter's
-	 * modification order and draws a larger LSN. Under j->lock our own
-	 * stream stays in LSN order too. */
+	/* Ordering the records of one job needs no more than a relaxed RMW:
+	 * the caller holds the job (BUSY), whoever changes it next acquires
+	 * the state word we release afterwards, so its fetch_add comes later
+	 * in this counter's modification order and draws a larger LSN. Under
+	 * j->lock our own stream stays in LSN order too.
+	 * R2: pairs with A1 in zr_checkpoint(): a checkpoint that reads an
+	 * LSN past ours sees the change this record describes. */
 	h.lsn = atomic_fetch_add_explicit(&j->ctl->a_next_lsn, 1, memory_order_release);
 	memcpy(p, &h, sizeof(h));
 	size_t off = sizeof(h);
@@ -474,8 +476,8 @@ int zri_journal_attach(zr_arena *a, zr_diag *diag)
 	if (!c->enabled || a->readonly)
 		return 0;
 	if (!ctl_valid(c))
-		return zri_diag_set(diag, ZR_ECORRUPT, "%s: the journal settings in the header are damaged",
-				    a->name);
+		return zri_diag_set(diag, ZR_ECORRUPT,
+				    "%s: the journal settings in the header are damaged", a->name);
 	struct zri_journal *j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;

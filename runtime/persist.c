@@ -51,8 +51,9 @@ int zri_journal_configure(zr_arena *a, const zr_journal_config *cfg,
 		return zri_diag_set(diag, -ENOTDIR, "journal directory %s is not a directory",
 				    cfg->dir);
 	if (strlen(real) > ZR_JOURNAL_DIR_MAX)
-		return zri_diag_set(diag, -ENAMETOOLONG, "journal directory %s is longer than %d bytes",
-				    real, ZR_JOURNAL_DIR_MAX);
+		return zri_diag_set(diag, -ENAMETOOLONG,
+				    "journal directory %s is longer than %d bytes", real,
+				    ZR_JOURNAL_DIR_MAX);
 	if (cfg->durability > ZR_DURABILITY_SYNC || cfg->buffer_bytes < (64u << 10) ||
 	    cfg->buffer_bytes > (1u << 30) || cfg->segment_bytes < (1u << 20) ||
 	    cfg->flush_interval_us < 50 || cfg->flush_interval_us > 10000000 ||
@@ -113,9 +114,8 @@ int zr_checkpoint(zr_arena *a, const zr_ckpt_config *cfg, zr_ckpt_report *rep, z
 	if (!a || !cfg || !cfg->dir || !rep)
 		return zri_diag_set(diag, -EINVAL, "checkpoint: missing arena, settings or report");
 	struct zri_journal_ctl *c = &a->hdr->journal;
-	struct zri_ckpt_meta m = {.lineage = c->enabled ? c->lineage : 0,
-				  .lsn_now = lsn_now,
-				  .lsn_ctx = c};
+	struct zri_ckpt_meta m = {
+		.lineage = c->enabled ? c->lineage : 0, .lsn_now = lsn_now, .lsn_ctx = c};
 	snprintf(m.arena, sizeof(m.arena), "%s", a->name);
 	/* A1: pairs with R2 in zri_journal_append(): every change whose record
 	 * drew an LSN below the one read here was made before that record, so

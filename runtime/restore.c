@@ -107,7 +107,8 @@ static int load_image_jobs(struct rstate *st, const zr_arena *ia, struct clock_r
 		const void *res = image_bytes(ia, zri_ld(&j->a_result), rlen, &bad);
 		if (bad || (plen && !p) || (rlen && !res)) {
 			st->rep->jobs_dropped++;
-			rs_problem(st, "checkpoint image", i, "job record %u: payload handle does not resolve", i);
+			rs_problem(st, "checkpoint image", i,
+				   "job record %u: payload handle does not resolve", i);
 			continue;
 		}
 		int rc = rs_put(st, &r, p, plen, res, rlen, true);
@@ -139,7 +140,8 @@ static int replay(struct rstate *st, const char *dir, uint64_t lineage, uint64_t
 	zr_jreader_stats_get(r, &st->rep->journal);
 	zr_jreader_close(r);
 	if (rc < 0)
-		return zri_diag_set(diag, rc, "reading the journal in %s: %s", dir, zr_strerror(rc));
+		return zri_diag_set(diag, rc, "reading the journal in %s: %s", dir,
+				    zr_strerror(rc));
 	if (st->rep->journal.rollback_lsn)
 		rs_problem(st, dir, 0,
 			   "corruption: rolled back to LSN %llu; %llu later records not applied",
@@ -165,8 +167,9 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 {
 	if (!cfg || !cfg->name || !out || !rep || (!cfg->ckpt_dir && !cfg->journal_dir) ||
 	    cfg->durability > ZR_DURABILITY_SYNC)
-		return zri_diag_set(diag, -EINVAL,
-				    "restore: a name and a checkpoint or journal directory are needed");
+		return zri_diag_set(
+			diag, -EINVAL,
+			"restore: a name and a checkpoint or journal directory are needed");
 	memset(rep, 0, sizeof(*rep));
 	uint64_t t0 = zri_now_ns();
 	struct rstate st;
@@ -187,8 +190,9 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 			from = e.begin_lsn ? e.begin_lsn : 1;
 			rc = bind_image(img, size, &ia, diag);
 			if (rc == 0)
-				rc = load_image_jobs(&st, ia, (struct clock_ref){e.created_mono_ns,
-										 e.created_ns});
+				rc = load_image_jobs(
+					&st, ia,
+					(struct clock_ref){e.created_mono_ns, e.created_ns});
 			if (rc == 0)
 				st.config = ia->hdr->config;
 		} else if (rc == -ENOENT && cfg->journal_dir) {
@@ -199,7 +203,8 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 	if (rc == 0 && cfg->journal_dir)
 		rc = replay(&st, cfg->journal_dir, lineage, from, relay, &st, diag);
 	if (rc == 0 && !st.config.size)
-		rc = zri_diag_set(diag, -ENOENT, "restore: found no checkpoint and no journal segment");
+		rc = zri_diag_set(diag, -ENOENT,
+				  "restore: found no checkpoint and no journal segment");
 	zr_arena *na = NULL;
 	if (rc == 0)
 		rc = rs_build(&st, cfg, lineage ? lineage : rep->journal.lineage, &na, diag);

@@ -66,7 +66,8 @@ static void reclaim(struct rjob *r, zr_restore_report *rep)
 	r->due = 0;
 	if (retries + 1 > maxr) {
 		r->status = ZR_JOB_FAILED;
-		snprintf(r->error, sizeof(r->error), "restored: its claim was lost, no retries left");
+		snprintf(r->error, sizeof(r->error),
+			 "restored: its claim was lost, no retries left");
 	} else {
 		r->status = ZR_JOB_PENDING;
 	}

@@ -121,7 +121,7 @@ ZR_API ZR_NODISCARD int zr_journal_flush(zr_arena *a, int64_t timeout_ns);
 /* ---- reading journals (zring journal dump, verify, restore) ----------------- */
 
 enum zr_jrec_type {
-	ZR_JREC_PAD = 0, /* filler to a 4 KiB boundary (O_DIRECT); never returned */
+	ZR_JREC_PAD = 0,      /* filler to a 4 KiB boundary (O_DIRECT); never returned */
 	ZR_JREC_SUBMIT = 1,   /* with the payload */
 	ZR_JREC_CLAIM = 2,    /* now PROCESSING (a claim, or a lease extended) */
 	ZR_JREC_COMPLETE = 3, /* with the result */

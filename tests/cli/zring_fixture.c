@@ -343,6 +343,11 @@ static int workload(const char *name)
 			_exit(0);
 		}
 	}
+	/* "running" once jobs flow: the shared queue exists from the first
+	 * submit on, and the test reads it at once (a loaded machine may take
+	 * a while to schedule the children) */
+	while (atomic_load(&t->submitted) == 0)
+		usleep(1000);
 	printf("running\n");
 	fflush(stdout);
 	char line[64];

@@ -48,6 +48,13 @@ zr_arena *zr_test_arena(size_t size, char *name_out)
 {
 	zr_arena_config cfg;
 	zr_arena_config_init(&cfg, size);
+	return zr_test_arena_cfg(&cfg, name_out);
+}
+
+zr_arena *zr_test_arena_cfg(const zr_arena_config *cfg_in, char *name_out)
+{
+	zr_arena_config cfg = *cfg_in;
+	size_t size = cfg.size;
 	const char *name = zr_test_name();
 	zr_arena *a = NULL;
 	zr_diag d = {0};

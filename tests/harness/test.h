@@ -42,6 +42,8 @@ const char *zr_test_name(void);
 /* Create an arena of `size` bytes under a fresh name; aborts the test on
  * failure. The creating process unlinks it at exit. name_out: >= 64 bytes. */
 zr_arena *zr_test_arena(size_t size, char *name_out);
+/* The same with a configuration of the caller's. */
+zr_arena *zr_test_arena_cfg(const zr_arena_config *cfg, char *name_out);
 /* Stop unlinking `name` at exit (the test removed it itself). */
 void zr_test_forget(const char *name);
 /* xorshift64* on a caller-held state */
