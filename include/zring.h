@@ -8,6 +8,7 @@
 #include "zring/ring.h"
 #include "zring/slab.h"
 #include "zring/hist.h"
+#include "zring/persist.h"
 #include "zring/agent.h"
 #include "zring/job.h"
 #include "zring/place.h"

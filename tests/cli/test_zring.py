@@ -19,6 +19,7 @@ Suites:
   top      `zring top` in a pseudo-terminal: draws, fits the window, quits
            on q and gives the terminal back
   listing  `ls` (shm and file-backed arenas, stale flag) and `gc`
+  persist  checkpoint, restore, verify and journal dump of a journaled arena
 """
 import argparse
 import fcntl
@@ -643,8 +644,77 @@ class Listing(unittest.TestCase):
         zring("jobs", "x", "--limit", "zero", check_rc=EXIT_USAGE)
 
 
+# ---- persistence ------------------------------------------------------------------
+
+class Persist(unittest.TestCase):
+    """checkpoint, restore, verify and journal dump on a journaled arena."""
+
+    def setUp(self):
+        import tempfile
+        self.tmp = tempfile.mkdtemp(prefix="zring-cli-persist-")
+        self.jdir = os.path.join(self.tmp, "journal")
+        self.cdir = os.path.join(self.tmp, "ckpt")
+        os.mkdir(self.jdir)
+        self.src, self.dst = arena_name("psrc"), arena_name("pdst")
+        p = subprocess.run([ARGS.fixture, "journaled", self.src, self.jdir])
+        self.assertEqual(p.returncode, 0)
+
+    def tearDown(self):
+        import shutil
+        for n in (self.src, self.dst):
+            if os.path.exists("/dev/shm/" + n):
+                os.remove("/dev/shm/" + n)
+        shutil.rmtree(self.tmp)
+
+    def totals(self, name):
+        d = zjson("stat", name, "--interval", "0")
+        return {k: v for k, v in d["jobs"]["by_status"].items()}
+
+    def test_checkpoint_restore_verify(self):
+        before = self.totals(self.src)
+        c = zjson("checkpoint", self.src, "--dir", self.cdir, "--kind", "full")["checkpoint"]
+        self.assertEqual(c["seq"], 1)
+        self.assertEqual(c["kind"], "full")
+        self.assertEqual(c["chunks"], c["chunks_written"] + c["chunks_dedup"])
+        c2 = zjson("checkpoint", self.src, "--dir", self.cdir)["checkpoint"]
+        self.assertEqual((c2["kind"], c2["parent"], c2["chunks_written"]), ("incremental", 1, 0))
+        os.remove("/dev/shm/" + self.src)  # the arena is lost
+        r = zjson("restore", self.dst, "--dir", self.cdir, "--journal", self.jdir)
+        self.assertEqual(r["restore"]["ckpt_seq"], 2)
+        self.assertEqual(r["problems"], [])
+        self.assertEqual(self.totals(self.dst), before)
+        self.assertEqual(zjson("verify", self.cdir)["ok"], True)
+        v = zjson("verify", self.jdir)
+        self.assertTrue(v["ok"])
+        self.assertGreater(v["journal"]["records"], 0)
+        d = zjson("journal", "dump", self.jdir)
+        types = {rec["type"] for rec in d["records"]}
+        self.assertIn("submit", types)
+        _, out, _ = zring("journal", "dump", self.jdir, "--limit", "3", check_rc=EXIT_OK)
+        self.assertEqual(len(out.splitlines()), 3)
+
+    def test_damage_is_reported(self):
+        os.remove("/dev/shm/" + self.src)
+        seg = sorted(f for f in os.listdir(self.jdir) if f.endswith(".zjl"))[0]
+        path = os.path.join(self.jdir, seg)
+        with open(path, "r+b") as f:
+            f.seek(4096 + 3000)
+            b = f.read(1)
+            f.seek(4096 + 3000)
+            f.write(bytes([b[0] ^ 0x40]))
+        v = zjson("verify", self.jdir, rc=EXIT_CORRUPT)
+        self.assertFalse(v["ok"])
+        self.assertEqual(v["problems"][0]["file"], path)
+        r = zjson("restore", self.dst, "--journal", self.jdir, rc=EXIT_CORRUPT)["restore"]
+        self.assertGreater(r["corrupt_records"], 0)
+        self.assertGreater(r["rollback_lsn"], 0)
+        self.assertLess(r["last_lsn"], r["rollback_lsn"])
+        zring("verify", self.tmp, check_rc=EXIT_NOT_FOUND)
+        zring("restore", self.dst, check_rc=EXIT_USAGE)
+
+
 SUITES = {"golden": [GoldenText], "json": [Json], "live": [Live], "corrupt": [Corrupt],
-          "top": [Top], "listing": [Listing]}
+          "top": [Top], "listing": [Listing], "persist": [Persist]}
 
 
 def main():

@@ -317,6 +317,55 @@ static void print_counts(zr_arena *a, struct tally *t)
 	fflush(stdout);
 }
 
+/* ---- journaled ----------------------------------------------------------------
+ * An arena journaling to DIR (SYNC): 40 jobs with payloads, some completed,
+ * one failed for good, one processing; left in place for the tool. */
+static int journaled(const char *name, const char *dir)
+{
+	zr_journal_config jc;
+	zr_journal_config_init(&jc, dir);
+	jc.durability = ZR_DURABILITY_SYNC;
+	jc.segment_bytes = 1u << 20;
+	zr_arena_config cfg;
+	zr_arena_config_init(&cfg, (size_t)16 << 20);
+	cfg.max_jobs = 1024;
+	cfg.journal = &jc;
+	zr_arena *a = NULL;
+	zr_diag d = {0};
+	if (zr_arena_unlink(name)) {
+	}
+	if (zr_arena_create(name, &cfg, &a, &d))
+		DIE("create %s: %s", name, d.msg);
+	zr_agent *p, *w;
+	TRY(zr_agent_register(a, "producer", NULL, &p));
+	TRY(zr_agent_register(a, "worker", NULL, &w));
+	for (int i = 0; i < 40; i++) {
+		zr_job_builder b;
+		zr_job_builder_init(&b, ZR_JOB_COMPUTE);
+		b.prio = (uint32_t)(i % 4);
+		size_t len = (size_t)64 << (i % 12);
+		TRY(zr_payload_alloc(a, len, &b.payload));
+		memset(zr_payload_ptr(a, b.payload), 'a' + i % 26, len);
+		b.payload_len = len;
+		zr_job_id id;
+		TRY(zr_job_submit(p, &b, &id, NULL));
+	}
+	for (int i = 0; i < 12; i++) {
+		zr_claim c;
+		if (zr_job_claim(w, &c) != 1)
+			DIE("claim");
+		if (i == 10)
+			TRY(zr_job_fail(w, &c, "for good", false));
+		else if (i < 10)
+			TRY(zr_job_complete(w, &c, ZR_PAYLOAD_NULL, 0));
+	}
+	TRY(zr_journal_flush(a, -1));
+	zr_agent_unregister(p);
+	zr_agent_unregister(w);
+	zr_arena_close(a);
+	return 0;
+}
+
 static int workload(const char *name)
 {
 	zr_arena *a = create(name, (size_t)32 << 20);
@@ -385,8 +434,11 @@ int main(int argc, char **argv)
 		return golden(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "stale"))
 		return stale(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "journaled"))
+		return journaled(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "workload"))
 		return workload(argv[2]);
-	fprintf(stderr, "usage: zring_fixture golden|golden-file|stale|workload NAME\n");
+	fprintf(stderr, "usage: zring_fixture golden|golden-file|stale|workload NAME | journaled "
+			"NAME DIR\n");
 	return 2;
 }

@@ -37,6 +37,12 @@ struct cli_opts {
 	const char *status; /* jobs filters */
 	const char *agent;
 	const char *priority;
+	/* persistence */
+	const char *dir, *journal, *kind, *durability;
+	int level;
+	uint32_t threads, keep;
+	uint64_t seq, from;
+	bool no_checkpoint;
 	int argc; /* positional arguments after the command */
 	char **argv;
 };
@@ -62,6 +68,10 @@ int cmd_ring(const struct cli_opts *o);
 int cmd_agents(const struct cli_opts *o);
 int cmd_check(const struct cli_opts *o);
 int cmd_gc(const struct cli_opts *o);
+int cmd_checkpoint(const struct cli_opts *o);
+int cmd_restore(const struct cli_opts *o);
+int cmd_verify(const struct cli_opts *o);
+int cmd_journal(const struct cli_opts *o);
 
 /* ---- attaching (attach.c) ------------------------------------------------ */
 

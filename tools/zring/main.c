@@ -52,6 +52,32 @@ const struct cli_cmd cli_commands[] = {
 	 "Lists arenas whose processes are all dead and removes them after asking\n"
 	 "on the terminal. --yes removes without asking; --dry-run only lists.\n"
 	 "An arena a process attached to meanwhile is kept.\n", "json,yes,dry-run"},
+	{"checkpoint", cmd_checkpoint, "ARENA", "write a checkpoint of a live arena to --dir",
+	 "Copies the arena (read-only, while it runs) into the checkpoint directory:\n"
+	 "chunks zstd-compressed and XXH3-checksummed, stored once by content.\n"
+	 "--kind full|incremental|differential (default incremental: only chunks\n"
+	 "changed since the last checkpoint), --level 1..19 (zstd, default 3),\n"
+	 "--threads N, --keep N (retention: keep the newest N; journal segments\n"
+	 "older than the oldest kept checkpoint are removed).\n",
+	 "json,dir,kind,level,threads,keep"},
+	{"restore", cmd_restore, "NAME", "rebuild an arena from --dir and/or --journal",
+	 "Creates arena NAME from the newest checkpoint that verifies (or --seq N)\n"
+	 "and the journal replayed from its LSN. Damage is reported and skipped:\n"
+	 "a checkpoint that fails is passed over; journal corruption rolls the\n"
+	 "state back to the record before it. Jobs that were processing become\n"
+	 "pending again. The new arena journals to --journal (--durability none|\n"
+	 "async|sync, default async) and gets a full checkpoint in --dir unless\n"
+	 "--no-checkpoint. Exit 3 when damage was found (the arena is made all\n"
+	 "the same).\n",
+	 "json,dir,journal,seq,durability,no-checkpoint"},
+	{"verify", cmd_verify, "DIR", "check every checksum of a journal or checkpoint directory",
+	 "Reads every journal segment and record, and every checkpoint manifest and\n"
+	 "chunk in DIR; lists each problem with its file and offset. Exit 3 when\n"
+	 "anything is damaged, 4 when DIR holds neither.\n", "json"},
+	{"journal", cmd_journal, "dump DIR", "print the records of a journal, in LSN order",
+	 "One line per record: LSN, stream, time, event, job and what the event\n"
+	 "left. --from LSN starts there; --limit N stops after N records. Damaged\n"
+	 "records are reported on stderr and skipped.\n", "json,from,limit"},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
 /* clang-format on */
@@ -63,16 +89,17 @@ static const char exit_codes[] =
 	"     permission) or a system error\n"
 	"  2  usage: bad command line\n"
 	"  3  the arena is corrupt: `check` found violations, a read faulted, or it is\n"
-	"     poisoned\n"
+	"     poisoned; or a journal or checkpoint is damaged (verify, restore)\n"
 	"  4  not found: no such arena, ring, job or agent\n";
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: zring COMMAND [options] [args]\n\n"
-		   "Inspect live zring arenas (read-only; never blocks or writes them).\n\n"
+		   "Inspect live zring arenas (read-only; never blocks or writes them);\n"
+		   "checkpoint, restore and verify their persistent copies.\n\n"
 		   "commands:\n");
 	for (const struct cli_cmd *c = cli_commands; c->name; c++)
-		fprintf(f, "  %-7s %-11s %s\n", c->name, c->args, c->summary);
+		fprintf(f, "  %-10s %-10s %s\n", c->name, c->args, c->summary);
 	fprintf(f,
 		"\nARENA is a name in /dev/shm, or a path for a file-backed arena.\n"
 		"Every command takes --help and --json (one object; key \"schema\" is\n"
@@ -94,6 +121,16 @@ static const struct {
 	{"bytes", "--bytes N         payload bytes to show"},
 	{"yes", "--yes             do not ask"},
 	{"dry-run", "--dry-run         only list"},
+	{"dir", "--dir D           checkpoint directory"},
+	{"journal", "--journal D       journal directory"},
+	{"kind", "--kind K          full, incremental or differential"},
+	{"level", "--level N         zstd level"},
+	{"threads", "--threads N       compression threads"},
+	{"keep", "--keep N          checkpoints to keep"},
+	{"seq", "--seq N           this checkpoint, not the newest"},
+	{"durability", "--durability M    none, async or sync"},
+	{"no-checkpoint", "--no-checkpoint   no checkpoint of the result"},
+	{"from", "--from LSN        first LSN"},
 };
 
 static bool takes(const struct cli_cmd *c, const char *key)
@@ -161,6 +198,16 @@ int main(int argc, char **argv)
 		{"bytes", required_argument, NULL, 'b'},
 		{"yes", no_argument, NULL, 'y'},
 		{"dry-run", no_argument, NULL, 'd'},
+		{"dir", required_argument, NULL, 'D'},
+		{"journal", required_argument, NULL, 'J'},
+		{"kind", required_argument, NULL, 'K'},
+		{"level", required_argument, NULL, 'L'},
+		{"threads", required_argument, NULL, 'T'},
+		{"keep", required_argument, NULL, 'k'},
+		{"seq", required_argument, NULL, 'S'},
+		{"durability", required_argument, NULL, 'u'},
+		{"no-checkpoint", no_argument, NULL, 'N'},
+		{"from", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_opts o = {.interval_s = 0.5};
@@ -206,6 +253,31 @@ int main(int argc, char **argv)
 		case 'b':
 			ok = parse_number(optarg, 1, 4096, &v);
 			o.bytes = (long)v;
+			break;
+		case 'D': o.dir = optarg; break;
+		case 'J': o.journal = optarg; break;
+		case 'K': o.kind = optarg; break;
+		case 'u': o.durability = optarg; break;
+		case 'N': o.no_checkpoint = true; break;
+		case 'L':
+			ok = parse_number(optarg, 1, 19, &v);
+			o.level = (int)v;
+			break;
+		case 'T':
+			ok = parse_number(optarg, 1, 64, &v);
+			o.threads = (uint32_t)v;
+			break;
+		case 'k':
+			ok = parse_number(optarg, 1, 1e6, &v);
+			o.keep = (uint32_t)v;
+			break;
+		case 'S':
+			ok = parse_number(optarg, 1, 1.8e19, &v);
+			o.seq = (uint64_t)v;
+			break;
+		case 'f':
+			ok = parse_number(optarg, 0, 1.8e19, &v);
+			o.from = (uint64_t)v;
 			break;
 		}
 		if (!ok) {
