@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fails if a finished test left a segment in /dev/shm. Tests name their
-# segments zring-test-<pid>-<n> or zring-fuzz-<pid>[-...], and their blobs
+# segments zring-test-[cli-]<pid>-<n> or zring-fuzz-<pid>[-...], and their blobs
 # the same (files zring-blob-zring-test-<pid>-<n>, ...): a file whose pid is
 # gone was left behind (files of tests still running elsewhere, e.g. a
 # parallel session, are not touched). The registry of file-backed arenas,
@@ -12,7 +12,7 @@ left=""
 for f in /dev/shm/zring-test-* /dev/shm/zring-fuzz-* \
          /dev/shm/zring-blob-zring-test-* /dev/shm/zring-blob-zring-fuzz-*; do
   [ -e "$f" ] || continue
-  pid=$(basename "$f" | sed -E 's/^(zring-blob-)?zring-(test|fuzz)-([0-9]+).*/\3/')
+  pid=$(basename "$f" | sed -E 's/^(zring-blob-)?zring-(test|fuzz)-(cli-)?([0-9]+).*/\4/')
   if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
     left="$left $(basename "$f")"
     rm -f "$f"
