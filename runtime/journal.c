@@ -67,7 +67,7 @@ static size_t slack(void)
 	return 2 * ZRI_JDIRECT_ALIGN; /* room for the PAD record */
 }
 
-static int alloc_buffers(struct zri_journal *j, size_t cap, uint8_t *out[2])
+static int alloc_buffers(size_t cap, uint8_t *out[2])
 {
 	for (int i = 0; i < 2; i++) {
 		void *p = NULL;
@@ -79,7 +79,6 @@ static int alloc_buffers(struct zri_journal *j, size_t cap, uint8_t *out[2])
 		memset(p, 0, cap + slack());
 		out[i] = p;
 	}
-	(void)j;
 	return 0;
 }
 
@@ -238,7 +237,7 @@ static void grow(struct zri_journal *j)
 	while (cap < j->grow_to)
 		cap *= 2;
 	uint8_t *nb[2];
-	if (alloc_buffers(j, cap, nb) != 0) {
+	if (alloc_buffers(cap, nb) != 0) {
 		j->error = -ENOMEM;
 		return;
 	}
@@ -502,7 +501,7 @@ int zri_journal_attach(zr_arena *a, zr_diag *diag)
 	int rc = 0;
 	void *hp = NULL;
 	if (posix_memalign(&hp, ZRI_JDIRECT_ALIGN, ZRI_JSEG_HDR_BYTES) != 0 ||
-	    alloc_buffers(j, j->cap, j->buf) != 0)
+	    alloc_buffers(j->cap, j->buf) != 0)
 		rc = -ENOMEM;
 	j->hdr_page = hp;
 	if (rc == 0) {

@@ -152,16 +152,6 @@ static int replay(struct rstate *st, const char *dir, uint64_t lineage, uint64_t
 
 /* ---- the whole ------------------------------------------------------------- */
 
-static void report_first(void *ctx, const char *file, uint64_t off, const char *what)
-{
-	struct rstate *st = ctx;
-	if (!st->rep->first_problem[0])
-		snprintf(st->rep->first_problem, sizeof(st->rep->first_problem), "%s @%llu: %s",
-			 file, (unsigned long long)off, what);
-	if (st->fn)
-		st->fn(st->ctx, file, off, what);
-}
-
 int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_arena **out,
 	       zr_restore_report *rep, zr_diag *diag)
 {
@@ -174,7 +164,6 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 	uint64_t t0 = zri_now_ns();
 	struct rstate st;
 	rs_init(&st, rep, fn, ctx);
-	zr_problem_fn relay = report_first;
 	void *img = NULL;
 	size_t size = 0;
 	zr_arena *ia = NULL;
@@ -182,7 +171,7 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 	int rc = 0;
 	if (cfg->ckpt_dir) {
 		zr_ckpt_entry e;
-		rc = zri_ckpt_load(cfg->ckpt_dir, cfg->ckpt_seq, relay, &st, &img, &size, &e,
+		rc = zri_ckpt_load(cfg->ckpt_dir, cfg->ckpt_seq, rs_report, &st, &img, &size, &e,
 				   &rep->ckpts_invalid, diag);
 		if (rc == 0) {
 			rep->ckpt_seq = e.seq;
@@ -201,7 +190,7 @@ int zr_restore(const zr_restore_config *cfg, zr_problem_fn fn, void *ctx, zr_are
 	}
 	rep->begin_lsn = from;
 	if (rc == 0 && cfg->journal_dir)
-		rc = replay(&st, cfg->journal_dir, lineage, from, relay, &st, diag);
+		rc = replay(&st, cfg->journal_dir, lineage, from, rs_report, &st, diag);
 	if (rc == 0 && !st.config.size)
 		rc = zri_diag_set(diag, -ENOENT,
 				  "restore: found no checkpoint and no journal segment");

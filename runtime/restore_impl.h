@@ -49,6 +49,9 @@ struct rstate {
 
 void rs_init(struct rstate *st, zr_restore_report *rep, zr_problem_fn fn, void *ctx);
 void rs_free(struct rstate *st);
+/* A problem: kept in rep->first_problem if it is the first, passed on to
+ * the caller's fn. rs_report is a zr_problem_fn (ctx: the rstate). */
+void rs_report(void *ctx, const char *file, uint64_t off, const char *what);
 void rs_problem(struct rstate *st, const char *file, uint64_t off, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 uint64_t rs_wall(struct clock_ref ref, uint64_t mono);

@@ -27,6 +27,19 @@ void rs_free(struct rstate *st)
 	memset(st, 0, sizeof(*st));
 }
 
+void rs_report(void *ctx, const char *file, uint64_t off, const char *what)
+{
+	struct rstate *st = ctx;
+	if (!st->rep->first_problem[0]) {
+		size_t cap = sizeof(st->rep->first_problem);
+		int n = snprintf(st->rep->first_problem, cap, "%.100s @%llu: ", file,
+				 (unsigned long long)off);
+		snprintf(st->rep->first_problem + n, cap - (size_t)n, "%.120s", what);
+	}
+	if (st->fn)
+		st->fn(st->ctx, file, off, what);
+}
+
 void rs_problem(struct rstate *st, const char *file, uint64_t off, const char *fmt, ...)
 {
 	char what[256];
@@ -34,13 +47,7 @@ void rs_problem(struct rstate *st, const char *file, uint64_t off, const char *f
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (!st->rep->first_problem[0]) {
-		size_t cap = sizeof(st->rep->first_problem);
-		int n = snprintf(st->rep->first_problem, cap, "%.100s: ", file);
-		snprintf(st->rep->first_problem + n, cap - (size_t)n, "%.120s", what);
-	}
-	if (st->fn)
-		st->fn(st->ctx, file, off, what);
+	rs_report(st, file, off, what);
 }
 
 uint64_t rs_wall(struct clock_ref ref, uint64_t mono)

@@ -73,6 +73,19 @@ int cmd_restore(const struct cli_opts *o);
 int cmd_verify(const struct cli_opts *o);
 int cmd_journal(const struct cli_opts *o);
 
+/* ---- persistence commands (cmd_journal.c) -------------------------------- */
+
+/* Problems found in journal or checkpoint files: collected for --json,
+ * printed to stderr otherwise; counted either way. */
+struct cli_problems {
+	json_t *list;
+	uint64_t n;
+};
+/* A zr_problem_fn; ctx is a struct cli_problems. */
+void cli_problem(void *ctx, const char *file, uint64_t off, const char *what);
+/* Index of s in names[0..n), or -1. */
+int cli_pick(const char *s, const char *const *names, int n);
+
 /* ---- attaching (attach.c) ------------------------------------------------ */
 
 /* Open ARENA (a /dev/shm name, or a path when it holds a '/') read-only.

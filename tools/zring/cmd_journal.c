@@ -7,14 +7,9 @@
 
 #include "cli.h"
 
-struct problems {
-	json_t *list; /* --json: collected; else printed */
-	uint64_t n;
-};
-
-static void on_problem(void *ctx, const char *file, uint64_t off, const char *what)
+void cli_problem(void *ctx, const char *file, uint64_t off, const char *what)
 {
-	struct problems *p = ctx;
+	struct cli_problems *p = ctx;
 	p->n++;
 	if (p->list) {
 		json_t *o = json_object();
@@ -25,6 +20,14 @@ static void on_problem(void *ctx, const char *file, uint64_t off, const char *wh
 	} else {
 		fprintf(stderr, "problem: %s @%llu: %s\n", file, (unsigned long long)off, what);
 	}
+}
+
+int cli_pick(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
 }
 
 /* What DIR holds: journal segments, checkpoint manifests. */
@@ -45,11 +48,11 @@ static int survey(const char *dir, bool *journal, bool *ckpt)
 	return 0;
 }
 
-static int verify_journal(const char *dir, struct problems *p, zr_jreader_stats *st)
+static int verify_journal(const char *dir, struct cli_problems *p, zr_jreader_stats *st)
 {
 	zr_jreader *r;
 	zr_diag d = {0};
-	int rc = zr_jreader_open(dir, 0, 1, ZR_JREADER_KEEP_GOING, on_problem, p, &r, &d);
+	int rc = zr_jreader_open(dir, 0, 1, ZR_JREADER_KEEP_GOING, cli_problem, p, &r, &d);
 	if (rc)
 		return cli_fail(cli_exit_for(rc), "verify: %s", d.msg);
 	zr_jrec rec;
@@ -77,7 +80,7 @@ int cmd_verify(const struct cli_opts *o)
 				"verify: %s holds no journal segment (zj-*.zjl) and "
 				"no checkpoint (ckpt-*.zcm)",
 				dir);
-	struct problems p = {o->json ? json_array() : NULL, 0};
+	struct cli_problems p = {o->json ? json_array() : NULL, 0};
 	zr_jreader_stats js = {0};
 	if (has_j && (rc = verify_journal(dir, &p, &js)) != 0) {
 		json_decref(p.list);
@@ -92,7 +95,7 @@ int cmd_verify(const struct cli_opts *o)
 		if (rc == 0 && n && !e)
 			rc = -ENOMEM;
 		if (rc == 0 && n)
-			rc = zr_ckpt_list(dir, true, on_problem, &p, e, n, &n, &d);
+			rc = zr_ckpt_list(dir, true, cli_problem, &p, e, n, &n, &d);
 		if (rc) {
 			free(e);
 			json_decref(p.list);
@@ -194,10 +197,10 @@ int cmd_journal(const struct cli_opts *o)
 	if (o->argc != 2 || strcmp(o->argv[0], "dump"))
 		return cli_fail(EXIT_USAGE, "journal: usage: zring journal dump DIR");
 	const char *dir = o->argv[1];
-	struct problems p = {NULL, 0};
+	struct cli_problems p = {NULL, 0};
 	zr_jreader *r;
 	zr_diag d = {0};
-	int rc = zr_jreader_open(dir, 0, o->from, ZR_JREADER_KEEP_GOING, on_problem, &p, &r, &d);
+	int rc = zr_jreader_open(dir, 0, o->from, ZR_JREADER_KEEP_GOING, cli_problem, &p, &r, &d);
 	if (rc)
 		return cli_fail(rc == -ENOENT ? EXIT_NOT_FOUND : cli_exit_for(rc), "journal: %s",
 				d.msg);

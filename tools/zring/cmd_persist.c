@@ -7,23 +7,9 @@
 
 #include "cli.h"
 
-static const char *ckpt_kind_name(uint32_t k)
-{
-	return k == ZR_CKPT_FULL	  ? "full"
-	       : k == ZR_CKPT_INCREMENTAL ? "incremental"
-					  : "differential";
-}
-
-static int parse_kind(const char *s, uint32_t *out)
-{
-	static const char *const names[] = {"full", "incremental", "differential"};
-	for (uint32_t i = 0; i < 3; i++)
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 0;
-		}
-	return -1;
-}
+/* by zr_ckpt_kind, and zr_durability */
+static const char *const kind_names[] = {"full", "incremental", "differential"};
+static const char *const durability_names[] = {"none", "async", "sync"};
 
 struct take {
 	zr_arena *a;
@@ -45,7 +31,7 @@ static void print_checkpoint(const char *arena, const zr_ckpt_report *r)
 	char b1[32], b2[32], b3[32];
 	double s = (double)r->total_ns / 1e9;
 	printf("checkpoint %llu of %s: %s", (unsigned long long)r->seq, arena,
-	       ckpt_kind_name(r->kind));
+	       kind_names[r->kind % 3]);
 	if (r->parent)
 		printf(" (parent %llu)", (unsigned long long)r->parent);
 	printf(", LSN %llu..%llu\n", (unsigned long long)r->begin_lsn,
@@ -72,7 +58,7 @@ static json_t *checkpoint_json(const zr_ckpt_report *r)
 	json_t *o = json_object();
 	json_object_set_new(o, "seq", json_u64(r->seq));
 	json_object_set_new(o, "parent", json_u64(r->parent));
-	json_object_set_new(o, "kind", json_string(ckpt_kind_name(r->kind)));
+	json_object_set_new(o, "kind", json_string(kind_names[r->kind % 3]));
 	json_object_set_new(o, "begin_lsn", json_u64(r->begin_lsn));
 	json_object_set_new(o, "end_lsn", json_u64(r->end_lsn));
 	json_object_set_new(o, "chunks", json_u64(r->chunks));
@@ -99,9 +85,11 @@ int cmd_checkpoint(const struct cli_opts *o)
 		return cli_fail(EXIT_USAGE, "checkpoint: --dir is required");
 	struct take t = {0};
 	zr_ckpt_config_init(&t.cfg, o->dir);
-	if (o->kind && parse_kind(o->kind, &t.cfg.kind) != 0)
+	int kind = o->kind ? cli_pick(o->kind, kind_names, 3) : (int)t.cfg.kind;
+	if (kind < 0)
 		return cli_fail(EXIT_USAGE,
 				"checkpoint: --kind is full, incremental or differential");
+	t.cfg.kind = (uint32_t)kind;
 	if (o->level)
 		t.cfg.level = o->level;
 	if (o->threads)
@@ -132,31 +120,6 @@ int cmd_checkpoint(const struct cli_opts *o)
 }
 
 /* ---- restore ------------------------------------------------------------------ */
-
-static void print_problem(void *ctx, const char *file, uint64_t off, const char *what)
-{
-	json_t *list = ctx;
-	if (list) {
-		json_t *p = json_object();
-		json_object_set_new(p, "file", json_text(file));
-		json_object_set_new(p, "offset", json_u64(off));
-		json_object_set_new(p, "what", json_text(what));
-		json_array_append_new(list, p);
-	} else {
-		fprintf(stderr, "problem: %s @%llu: %s\n", file, (unsigned long long)off, what);
-	}
-}
-
-static int parse_durability(const char *s, uint32_t *out)
-{
-	static const char *const names[] = {"none", "async", "sync"};
-	for (uint32_t i = 0; i < 3; i++)
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 0;
-		}
-	return -1;
-}
 
 static void print_restore(const char *name, const zr_restore_report *r)
 {
@@ -236,15 +199,18 @@ int cmd_restore(const struct cli_opts *o)
 				 .ckpt_seq = o->seq,
 				 .durability = ZR_DURABILITY_ASYNC,
 				 .no_checkpoint = o->no_checkpoint};
-	if (o->durability && parse_durability(o->durability, &cfg.durability) != 0)
+	int dur =
+		o->durability ? cli_pick(o->durability, durability_names, 3) : (int)cfg.durability;
+	if (dur < 0)
 		return cli_fail(EXIT_USAGE, "restore: --durability is none, async or sync");
-	json_t *problems = o->json ? json_array() : NULL;
+	cfg.durability = (uint32_t)dur;
+	struct cli_problems problems = {o->json ? json_array() : NULL, 0};
 	zr_arena *a = NULL;
 	zr_restore_report rep;
 	zr_diag d = {0};
-	int rc = zr_restore(&cfg, print_problem, problems, &a, &rep, &d);
+	int rc = zr_restore(&cfg, cli_problem, &problems, &a, &rep, &d);
 	if (rc) {
-		json_decref(problems);
+		json_decref(problems.list);
 		return cli_fail(rc == ZR_ECORRUPT ? EXIT_CORRUPT : cli_exit_for(rc), "restore: %s",
 				d.msg);
 	}
@@ -254,7 +220,7 @@ int cmd_restore(const struct cli_opts *o)
 		json_t *doc = json_doc("restore");
 		json_object_set_new(doc, "arena", json_text(o->argv[0]));
 		json_object_set_new(doc, "restore", restore_json(&rep));
-		json_object_set_new(doc, "problems", problems);
+		json_object_set_new(doc, "problems", problems.list);
 		json_emit(doc);
 	} else {
 		print_restore(o->argv[0], &rep);
