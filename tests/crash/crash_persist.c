@@ -21,7 +21,7 @@
  * (its submit may have returned just before the kill); none may be there
  * beyond the last one attempted.
  *
- * Usage: crash_persist [--seed N] [--rounds N] (default 30, 9 under
+ * Usage: crash_persist [--seed N] [--rounds N] (default 30, 15 under
  * sanitizers). */
 #include <errno.h>
 #include <inttypes.h>
@@ -369,7 +369,7 @@ static int one_round(struct round *r, struct totals *t)
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
-	int rounds = zr_test_sanitized() ? 9 : 30;
+	int rounds = zr_test_sanitized() ? 15 : 30;
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--rounds"))
 			rounds = atoi(argv[i + 1]);
