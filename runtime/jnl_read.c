@@ -601,6 +601,19 @@ void zri_jreader_config(const zr_jreader *r, struct zri_config_copy *out)
 	*out = r->config;
 }
 
+bool zri_jreader_from_start(const zr_jreader *r, uint32_t *stream, uint32_t *segno)
+{
+	for (size_t i = 0; i < r->nstreams; i++) {
+		const struct seg *g = &r->streams[i].segs[0];
+		if (g->segno != 0) {
+			*stream = g->stream;
+			*segno = g->segno;
+			return false;
+		}
+	}
+	return true;
+}
+
 void zr_jreader_stats_get(const zr_jreader *r, zr_jreader_stats *out)
 {
 	*out = r->st;

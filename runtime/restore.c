@@ -127,6 +127,17 @@ static int replay(struct rstate *st, const char *dir, uint64_t lineage, uint64_t
 	int rc = zr_jreader_open(dir, lineage, from, 0, fn, ctx, &r, diag);
 	if (rc)
 		return rc;
+	uint32_t stream, segno;
+	if (from == 1 && !zri_jreader_from_start(r, &stream, &segno)) {
+		/* trimmed for a checkpoint: replaying what is left would load a
+		 * state that never existed (the jobs of the trimmed part missing) */
+		zr_jreader_close(r);
+		return zri_diag_set(diag, ZR_ECORRUPT,
+				    "journal %s does not go back to LSN 1 (stream %u starts at "
+				    "segment %u, the older ones were trimmed): restore needs "
+				    "the checkpoint it was trimmed for",
+				    dir, stream, segno);
+	}
 	if (!st->config.size)
 		zri_jreader_config(r, &st->config);
 	zr_jrec rec;
