@@ -378,7 +378,7 @@ constexpr uint64_t kEventsPerJob = 4; // submit, claim, complete, release
 void bm_journal(benchmark::State &state, uint32_t durability)
 {
 	unsigned threads = (unsigned)state.range(0);
-	uint64_t jobs = durability == ZR_DURABILITY_SYNC ? 2000 / threads + 50 : 40000 / threads;
+	uint64_t jobs = durability == ZR_DURABILITY_SYNC ? 400 / threads + 25 : 40000 / threads;
 	std::string d = durability == kNoJournal ? std::string() : fresh_dir("journal");
 	zr_journal_config jc;
 	zr_journal_config_init(&jc, d.c_str());
