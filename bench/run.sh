@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$smoke" = 1 ] && export ZR_BENCH_RT_ITERS="${ZR_BENCH_RT_ITERS:-200}"
-programs=(bench_rings bench_job bench_bounds bench_iceoryx bench_slab)
+programs=(bench_rings bench_job bench_bounds bench_iceoryx bench_slab bench_persist)
 mkdir -p "$out/raw"
 files=(); failed=()
 for p in "${programs[@]}"; do
