@@ -254,8 +254,8 @@ int zri_ckpt_man_read(const char *dir, uint64_t seq, struct zri_ckpt_man *m,
 {
 	char path[ZRI_CKPT_PATH_MAX];
 	zri_ckpt_man_path(path, dir, seq);
-	void *buf;
-	uint64_t size, sum;
+	void *buf = NULL;
+	uint64_t size = 0, sum;
 	int rc = slurp(path, zri_ckpt_man_bytes(1), zri_ckpt_man_bytes(MAN_MAX_CHUNKS), &buf, &size,
 		       p);
 	if (rc)
