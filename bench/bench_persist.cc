@@ -57,7 +57,7 @@ constexpr size_t kArenaBytes = 64 * kMiB;
 constexpr size_t kSeqFile = 128 * kMiB; // disk_write: bytes per iteration
 constexpr size_t kRecord = 150;		// disk_sync: one append
 constexpr size_t kJobPayload = 64;	// journal: one job's payload
-constexpr uint32_t kChunk = 256u << 10; // zr_ckpt_config's default chunk_bytes
+constexpr uint32_t kChunk = 1u << 20;	// zr_ckpt_config's default chunk_bytes
 
 enum Kind { kZeros = 0, kText = 1, kRandom = 2, kMixed = 3 };
 const char *const kKindName[] = {"zeros", "text", "random", "mixed"};
@@ -541,27 +541,42 @@ struct Stored {
 	uint64_t bytes = 0;
 };
 
-void compress_image(ZSTD_CCtx *cc, const uint8_t *img, size_t size, int level, Stored *out)
+// Chunks first % step, first + step, ... of img (one thread's share).
+void compress_share(ZSTD_CCtx *cc, const uint8_t *img, size_t size, int level, Stored *out,
+		    size_t first, size_t step)
+{
+	std::vector<uint8_t> tmp(ZSTD_compressBound(kChunk));
+	for (size_t i = first; i * kChunk < size; i += step) {
+		size_t off = i * kChunk, len = std::min<size_t>(kChunk, size - off);
+		size_t c = ZSTD_compressCCtx(cc, tmp.data(), tmp.size(), img + off, len, level);
+		if (ZSTD_isError(c) || (uint64_t)c * 10 > (uint64_t)len * 9)
+			out->chunks[i].clear();
+		else
+			out->chunks[i].assign(tmp.data(), tmp.data() + c);
+	}
+}
+
+// The same with `threads` threads (the caller is one; cc[t] each).
+void compress_image(ZSTD_CCtx *const *cc, unsigned threads, const uint8_t *img, size_t size,
+		    int level, Stored *out)
 {
 	out->chunks.resize((size + kChunk - 1) / kChunk);
+	std::vector<std::thread> th;
+	for (unsigned t = 1; t < threads; t++)
+		th.emplace_back(compress_share, cc[t], img, size, level, out, t, threads);
+	compress_share(cc[0], img, size, level, out, 0, threads);
+	for (auto &t : th)
+		t.join();
 	out->bytes = 0;
-	std::vector<uint8_t> tmp(ZSTD_compressBound(kChunk));
-	for (size_t i = 0, off = 0; off < size; i++, off += kChunk) {
-		size_t len = std::min<size_t>(kChunk, size - off);
-		size_t c = ZSTD_compressCCtx(cc, tmp.data(), tmp.size(), img + off, len, level);
-		if (ZSTD_isError(c) || (uint64_t)c * 10 > (uint64_t)len * 9) {
-			out->chunks[i].clear();
-			out->bytes += len;
-		} else {
-			out->chunks[i].assign(tmp.data(), tmp.data() + c);
-			out->bytes += c;
-		}
-	}
+	for (size_t i = 0; i < out->chunks.size(); i++)
+		out->bytes += out->chunks[i].empty() ? std::min<size_t>(kChunk, size - i * kChunk)
+						     : out->chunks[i].size();
 }
 
 void bm_zstd_compress(benchmark::State &state)
 {
 	int level = (int)state.range(0);
+	unsigned threads = (unsigned)state.range(1);
 	zr_arena *a = mixed_arena();
 	if (!a) {
 		state.SkipWithError("arena setup failed");
@@ -570,11 +585,14 @@ void bm_zstd_compress(benchmark::State &state)
 	zr_arena_info info;
 	zr_arena_info_get(a, &info);
 	const uint8_t *img = (const uint8_t *)zr_arena_base(a);
-	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	std::vector<ZSTD_CCtx *> cc(threads);
+	for (auto &c : cc)
+		c = ZSTD_createCCtx();
 	Stored s;
 	for (auto _ : state)
-		compress_image(cc, img, info.size, level, &s);
-	ZSTD_freeCCtx(cc);
+		compress_image(cc.data(), threads, img, info.size, level, &s);
+	for (auto c : cc)
+		ZSTD_freeCCtx(c);
 	state.SetBytesProcessed((int64_t)(state.iterations() * info.size));
 	state.counters["ratio"] = s.bytes ? (double)info.size / (double)s.bytes : 0;
 }
@@ -712,8 +730,27 @@ void bm_restore(benchmark::State &state, bool cold)
 	g.drop_ok = g.drop_ok || (cold && dropped);
 }
 
+// Chunks first, first + step, ... of s into out (one thread's share).
+bool decompress_share(ZSTD_DCtx *dc, const Stored &s, const uint8_t *img, uint8_t *out, size_t size,
+		      size_t first, size_t step)
+{
+	bool ok = true;
+	for (size_t i = first; i * kChunk < size; i += step) {
+		size_t off = i * kChunk, len = std::min<size_t>(kChunk, size - off);
+		if (s.chunks[i].empty()) {
+			std::memcpy(out + off, img + off, len);
+			continue;
+		}
+		size_t n = ZSTD_decompressDCtx(dc, out + off, len, s.chunks[i].data(),
+					       s.chunks[i].size());
+		ok = ok && n == len;
+	}
+	return ok;
+}
+
 void bm_zstd_decompress(benchmark::State &state)
 {
+	unsigned threads = (unsigned)state.range(0);
 	zr_arena *a = mixed_arena();
 	if (!a) {
 		state.SkipWithError("arena setup failed");
@@ -724,29 +761,61 @@ void bm_zstd_decompress(benchmark::State &state)
 	const uint8_t *img = (const uint8_t *)zr_arena_base(a);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	Stored s;
-	compress_image(cc, img, info.size, 3, &s);
+	compress_image(&cc, 1, img, info.size, 3, &s);
 	ZSTD_freeCCtx(cc);
 	std::vector<uint8_t> out(info.size);
-	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	std::vector<ZSTD_DCtx *> dc(threads);
+	for (auto &d : dc)
+		d = ZSTD_createDCtx();
 	bool ok = true;
 	for (auto _ : state) {
-		for (size_t i = 0, off = 0; off < info.size; i++, off += kChunk) {
-			size_t len = std::min<size_t>(kChunk, info.size - off);
-			if (s.chunks[i].empty()) {
-				std::memcpy(out.data() + off, img + off, len);
-				continue;
-			}
-			size_t n = ZSTD_decompressDCtx(dc, out.data() + off, len,
-						       s.chunks[i].data(), s.chunks[i].size());
-			ok = ok && n == len;
-		}
+		std::vector<std::thread> th;
+		std::vector<char> th_ok(threads, 1);
+		for (unsigned t = 1; t < threads; t++)
+			th.emplace_back([&, t] {
+				th_ok[t] = decompress_share(dc[t], s, img, out.data(), info.size, t,
+							    threads);
+			});
+		ok = decompress_share(dc[0], s, img, out.data(), info.size, 0, threads) && ok;
+		for (auto &t : th)
+			t.join();
+		for (char o : th_ok)
+			ok = ok && o;
 		benchmark::DoNotOptimize(out.data());
 	}
-	ZSTD_freeDCtx(dc);
+	for (auto d : dc)
+		ZSTD_freeDCtx(d);
 	if (!ok || std::memcmp(out.data(), img, info.size) != 0)
 		state.SkipWithError("decompressed image differs");
 	state.SetBytesProcessed((int64_t)(state.iterations() * info.size));
 	state.counters["ratio"] = s.bytes ? (double)info.size / (double)s.bytes : 0;
+}
+
+// What restore pays for its new arena alone: zr_arena_create of the same
+// shape (the pages prefaulted), timed; then close and unlink, not timed.
+void bm_arena_create(benchmark::State &state)
+{
+	zr_arena_config cfg;
+	zr_arena_config_init(&cfg, kArenaBytes);
+	for (auto _ : state) {
+		char name[64];
+		std::snprintf(name, sizeof(name), "zring-bench-create-%d-%u", (int)getpid(),
+			      ++g.seq);
+		zr_arena *a = nullptr;
+		zr_diag d{};
+		auto t0 = Clock::now();
+		int rc = zr_arena_create(name, &cfg, &a, &d);
+		auto t1 = Clock::now();
+		state.SetIterationTime(secs(t0, t1));
+		if (rc) {
+			state.SkipWithError(zr_strerror(rc));
+			break;
+		}
+		close_arena(a);
+		if (zr_arena_unlink(name) != 0)
+			std::fprintf(stderr, "bench_persist: zr_arena_unlink(%s) failed\n", name);
+	}
+	state.SetBytesProcessed((int64_t)(state.iterations() * kArenaBytes));
 }
 
 std::vector<std::string> g_files;
@@ -829,9 +898,11 @@ void register_all()
 		b->UseManualTime()->Unit(benchmark::kMillisecond);
 	}
 	benchmark::RegisterBenchmark("ckpt/impl:zstd_mem", bm_zstd_compress)
-		->ArgName("level")
-		->Arg(1)
-		->Arg(3)
+		->ArgNames({"level", "threads"})
+		->Args({1, 1})
+		->Args({1, 2})
+		->Args({3, 1})
+		->Args({3, 2})
 		->UseRealTime()
 		->Unit(benchmark::kMillisecond);
 	benchmark::RegisterBenchmark("ckpt/impl:zring_full", bm_ckpt_full)
@@ -854,7 +925,13 @@ void register_all()
 			->UseManualTime()
 			->Unit(benchmark::kMillisecond);
 	benchmark::RegisterBenchmark("restore/impl:zstd_mem_decompress/level:3", bm_zstd_decompress)
+		->ArgName("threads")
+		->Arg(1)
+		->Arg(2)
 		->UseRealTime()
+		->Unit(benchmark::kMillisecond);
+	benchmark::RegisterBenchmark("restore/impl:arena_create", bm_arena_create)
+		->UseManualTime()
 		->Unit(benchmark::kMillisecond);
 	for (int cold : {1, 0}) {
 		std::string c = cold ? "cold" : "warm";

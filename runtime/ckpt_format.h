@@ -5,10 +5,11 @@
  * <dir>/ckpt-<seq as 16 hex>.zcm   one manifest per checkpoint:
  *     struct zri_ckpt_mhdr, nchunks x struct zri_ckpt_ment, then the
  *     XXH3-64 of everything before it (uint64).
- * <dir>/chunks/<2 hex>/<32 hex>.zch   one file per distinct chunk content,
- *     named by the XXH3-128 of its raw bytes (canonical, high half first;
- *     the 2 hex are the first two of the 32): struct zri_ckpt_chdr, then
- *     stored_len bytes (raw, or one zstd frame).
+ * <dir>/chunks/<32 hex>.zch   one file per distinct chunk content, named
+ *     by the XXH3-128 of its raw bytes (canonical, high half first):
+ *     struct zri_ckpt_chdr, then stored_len bytes (raw, or one zstd frame).
+ *     One flat directory: a fan-out of subdirectories cost a mkdir and a
+ *     directory fsync each per checkpoint, and ext4 indexes large ones.
  * Every field is fixed-width little-endian (the structs are written as
  * they are, and only little-endian hosts build this file). New files are
  * written under "<final name>.tmp-<pid>-<n>", fsync'ed, renamed and their
@@ -28,7 +29,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the checkpoint format
 
 #define ZRI_CKPT_CHUNK_MAGIC 0x4b4e4843504b525aull /* "ZRKPCHNK" */
 #define ZRI_CKPT_MAN_MAGIC 0x4e414d43504b525aull   /* "ZRKPCMAN" */
-#define ZRI_CKPT_VERSION 1u
+#define ZRI_CKPT_VERSION 2u			   /* 2: flat chunks/ */
 #define ZRI_CODEC_RAW 0u
 #define ZRI_CODEC_ZSTD 1u
 #define ZRI_CKPT_CHUNK_MIN ((uint32_t)64 << 10)
@@ -125,6 +126,10 @@ bool zri_ckpt_chunk_present(const char *dir, uint64_t lo, uint64_t hi);
 /* Write iov to `path` atomically (temp, fsync, rename); the caller fsyncs the directory. */
 struct iovec;
 int zri_ckpt_put(const char *path, const struct iovec *iov, int n, zr_diag *diag);
+/* "<path>.tmp-<pid>-<n>", distinct within the process */
+void zri_ckpt_tmp_name(char *out, size_t cap, const char *path);
+/* A failed file operation as the store reports it (ENOSPC: ZR_ENOSPACE). */
+int zri_ckpt_put_error(zr_diag *diag, int e, const char *what, const char *path);
 int zri_ckpt_sync_dir(const char *path, zr_diag *diag);
 int zri_ckpt_mkdir(const char *path, bool *made, zr_diag *diag);
 bool zri_ckpt_is_tmp(const char *name);

@@ -69,11 +69,8 @@ static int sweep_chunks(const struct gc *g, const struct zri_ckpt_set *refs, uin
 			zr_diag *diag)
 {
 	char path[ZRI_CKPT_PATH_MAX];
-	int rc = 0;
-	for (unsigned xx = 0; xx < 256 && rc == 0; xx++) {
-		snprintf(path, sizeof(path), "%s/chunks/%02x", g->dir, xx);
-		rc = sweep(path, refs, g->now, removed, diag);
-	}
+	snprintf(path, sizeof(path), "%s/chunks", g->dir);
+	int rc = sweep(path, refs, g->now, removed, diag);
 	return rc ? rc : sweep(g->dir, NULL, g->now, removed, diag);
 }
 

@@ -61,8 +61,8 @@ void zri_ckpt_man_path(char *out, const char *dir, uint64_t seq)
 
 void zri_ckpt_chunk_path(char *out, const char *dir, uint64_t lo, uint64_t hi)
 {
-	snprintf(out, ZRI_CKPT_PATH_MAX, "%s/chunks/%02x/%016llx%016llx.zch", dir,
-		 (unsigned)(hi >> 56), (unsigned long long)hi, (unsigned long long)lo);
+	snprintf(out, ZRI_CKPT_PATH_MAX, "%s/chunks/%016llx%016llx.zch", dir,
+		 (unsigned long long)hi, (unsigned long long)lo);
 }
 
 static bool parse_hex(const char *s, size_t n, uint64_t *out)
@@ -436,22 +436,27 @@ static int write_all(int fd, const struct iovec *iov, int n)
 	return 0;
 }
 
-static int put_error(zr_diag *diag, int e, const char *what, const char *path)
+int zri_ckpt_put_error(zr_diag *diag, int e, const char *what, const char *path)
 {
 	if (e == ENOSPC || e == EDQUOT)
 		return zri_diag_set(diag, ZR_ENOSPACE, "cannot %s %s: filesystem full", what, path);
 	return zri_diag_set(diag, -e, "cannot %s %s: %s", what, path, strerror(e));
 }
 
+void zri_ckpt_tmp_name(char *out, size_t cap, const char *path)
+{
+	/* relaxed: only distinct numbers are needed; the pid separates processes */
+	uint32_t k = atomic_fetch_add_explicit(&tmp_counter, 1, memory_order_relaxed);
+	snprintf(out, cap, "%s.tmp-%d-%u", path, (int)getpid(), k);
+}
+
 int zri_ckpt_put(const char *path, const struct iovec *iov, int n, zr_diag *diag)
 {
 	char tmp[ZRI_CKPT_PATH_MAX + 32];
-	/* relaxed: only distinct numbers are needed; the pid separates processes */
-	uint32_t k = atomic_fetch_add_explicit(&tmp_counter, 1, memory_order_relaxed);
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", path, (int)getpid(), k);
+	zri_ckpt_tmp_name(tmp, sizeof(tmp), path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return put_error(diag, errno, "create", tmp);
+		return zri_ckpt_put_error(diag, errno, "create", tmp);
 	int rc = write_all(fd, iov, n);
 	const char *what = "write";
 	if (rc == 0 && fsync(fd) != 0) {
@@ -469,7 +474,7 @@ int zri_ckpt_put(const char *path, const struct iovec *iov, int n, zr_diag *diag
 	if (rc == 0)
 		return 0;
 	unlink(tmp);
-	return put_error(diag, -rc, what, tmp);
+	return zri_ckpt_put_error(diag, -rc, what, tmp);
 }
 
 int zri_ckpt_sync_dir(const char *path, zr_diag *diag)
@@ -494,7 +499,7 @@ int zri_ckpt_mkdir(const char *path, bool *made, zr_diag *diag)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return put_error(diag, errno, "create directory", path);
+		return zri_ckpt_put_error(diag, errno, "create directory", path);
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return zri_diag_set(diag, -ENOTDIR, "%s exists and is not a directory", path);
 	return 0;

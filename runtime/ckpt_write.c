@@ -1,13 +1,14 @@
 /* runtime/ckpt_write.c: taking a checkpoint of an image into the store
  * (ckpt_format.h), with a small pool of threads that take chunk indices
  * from a counter. Each copies its chunk out of the live image, hashes the
- * copy, decides whether it must be stored, compresses and writes it. The
- * manifest is written once every chunk it names is durable.
+ * copy, decides whether it must be stored, compresses it and hands it to
+ * its io_uring writer (ckpt_io.c), which keeps several files in flight.
+ * The manifest is written once every chunk it names is durable.
  *
  * Synchronisation map: the workers share only the index counter and the
  * stop flag (relaxed: pthread_join orders everything they wrote before
- * the caller reads it), and a mutex over the set of hashes being stored,
- * the chunk directories touched and the first error. The image is read
+ * the caller reads it), and a mutex over the set of hashes being stored
+ * and the first error. The image is read
  * with relaxed loads: other processes write it meanwhile, the copy is
  * fuzzy by design (replay from begin_lsn repairs it) and needs only
  * untorn 64-bit words. */
@@ -26,6 +27,7 @@
 #include "arena_impl.h"
 #include "ckpt_format.h"
 #include "ckpt_impl.h"
+#include "ckpt_io.h"
 #include "prim.h"
 
 #define MAX_THREADS 64u
@@ -44,7 +46,6 @@ struct pool {
 	_Atomic bool stop;
 	pthread_mutex_t lock; /* guards the fields below */
 	struct zri_ckpt_set claimed;
-	bool touched[256], made[256];
 	int rc;
 	zr_diag diag;
 };
@@ -52,8 +53,8 @@ struct pool {
 struct worker {
 	struct pool *p;
 	pthread_t tid;
-	uint8_t *raw, *comp;
-	size_t comp_cap;
+	uint8_t *raw;
+	struct zri_ckpt_aw aw;
 	ZSTD_CCtx *cctx;
 	uint64_t written, unchanged, dedup, raw_n, bytes;
 };
@@ -79,29 +80,20 @@ static void copy_chunk(uint64_t *dst, const uint8_t *src, size_t len)
 					      memory_order_relaxed);
 }
 
-/* Make chunks/<xx>/ once per run, under the lock so that no thread writes
- * into it before it exists; remember it for the directory fsyncs. */
-static int touch_dir(struct pool *p, unsigned xx, zr_diag *d)
-{
-	char path[ZRI_CKPT_PATH_MAX];
-	int rc = 0;
-	pthread_mutex_lock(&p->lock);
-	if (!p->touched[xx]) {
-		snprintf(path, sizeof(path), "%s/chunks/%02x", p->dir, xx);
-		rc = zri_ckpt_mkdir(path, &p->made[xx], d);
-		p->touched[xx] = rc == 0;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return rc;
-}
-
 static int store_chunk(struct worker *w, const struct zri_ckpt_ment *e, zr_diag *d)
 {
 	struct pool *p = w->p;
+	struct zri_ckpt_aw_slot *s;
+	int rc = zri_ckpt_aw_slot(&w->aw, &s, d);
+	if (rc)
+		return rc;
 	size_t len = (size_t)e->raw_len;
-	size_t c = ZSTD_compressCCtx(w->cctx, w->comp, w->comp_cap, w->raw, len, p->level);
+	size_t c = ZSTD_compressCCtx(w->cctx, s->buf, s->cap, w->raw, len, p->level);
 	bool raw = ZSTD_isError(c) || (uint64_t)c * 10 > (uint64_t)len * 9;
-	struct zri_ckpt_chdr h = {
+	if (raw)
+		memcpy(s->buf, w->raw, len); /* cap >= compressBound(len) > len */
+	s->len = raw ? len : c;
+	s->h = (struct zri_ckpt_chdr){
 		.magic = ZRI_CKPT_CHUNK_MAGIC,
 		.version = ZRI_CKPT_VERSION,
 		.codec = raw ? ZRI_CODEC_RAW : ZRI_CODEC_ZSTD,
@@ -110,20 +102,15 @@ static int store_chunk(struct worker *w, const struct zri_ckpt_ment *e, zr_diag 
 		.raw_lo = e->lo,
 		.raw_hi = e->hi,
 	};
-	const void *stored = raw ? (const void *)w->raw : (const void *)w->comp;
-	h.stored_sum = XXH3_64bits(stored, (size_t)h.stored_len);
-	h.hdr_sum = zri_ckpt_chdr_sum(&h);
-	int rc = touch_dir(p, (unsigned)(e->hi >> 56), d);
-	if (rc)
-		return rc;
+	s->h.stored_sum = XXH3_64bits(s->buf, s->len);
+	s->h.hdr_sum = zri_ckpt_chdr_sum(&s->h);
 	char path[ZRI_CKPT_PATH_MAX];
 	zri_ckpt_chunk_path(path, p->dir, e->lo, e->hi);
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)(uintptr_t)stored, (size_t)h.stored_len}};
-	if ((rc = zri_ckpt_put(path, iov, 2, d)) != 0)
+	if ((rc = zri_ckpt_aw_put(&w->aw, s, path, d)) != 0)
 		return rc;
 	w->written++;
 	w->raw_n += raw;
-	w->bytes += sizeof(h) + h.stored_len;
+	w->bytes += sizeof(s->h) + s->len;
 	return 0;
 }
 
@@ -171,6 +158,9 @@ static void *work(void *arg)
 			break;
 		}
 	}
+	int rc = zri_ckpt_aw_drain(&w->aw, &d); /* every chunk durable before join */
+	if (rc)
+		pool_fail(p, rc, &d);
 	return NULL;
 }
 
@@ -178,24 +168,25 @@ static int worker_init(struct worker *w, struct pool *p)
 {
 	memset(w, 0, sizeof(*w));
 	w->p = p;
-	w->comp_cap = ZSTD_compressBound(p->cb);
 	w->raw = malloc(p->cb);
-	w->comp = malloc(w->comp_cap);
 	w->cctx = ZSTD_createCCtx();
-	return w->raw && w->comp && w->cctx ? 0 : -ENOMEM;
+	int rc = zri_ckpt_aw_init(&w->aw, ZSTD_compressBound(p->cb));
+	return rc ? rc : w->raw && w->cctx ? 0 : -ENOMEM;
 }
 
 static void worker_fini(struct worker *w)
 {
 	free(w->raw);
-	free(w->comp);
+	zri_ckpt_aw_fini(&w->aw);
 	ZSTD_freeCCtx(w->cctx);
 }
 
 /* Run `nt` workers (the caller is the first); sums their counts into rep. */
 static int pool_run(struct pool *p, uint32_t nt, zr_ckpt_report *rep, zr_diag *diag)
 {
-	struct worker w[MAX_THREADS];
+	struct worker *w = calloc(nt, sizeof(*w)); /* ~20 KiB each: not on the stack */
+	if (!w)
+		return zri_diag_set(diag, -ENOMEM, "no memory for %u checkpoint threads", nt);
 	uint32_t inited = 0, running = 1;
 	int rc = 0;
 	while (inited < nt && rc == 0)
@@ -219,6 +210,7 @@ static int pool_run(struct pool *p, uint32_t nt, zr_ckpt_report *rep, zr_diag *d
 		rep->bytes_compressed += w[t].bytes;
 		worker_fini(&w[t]);
 	}
+	free(w);
 	if (rc)
 		return zri_diag_set(diag, rc, "cannot start checkpoint threads: %s",
 				    zr_strerror(rc));
@@ -297,22 +289,12 @@ static int prepare(const zr_ckpt_config *cfg, uint64_t *seq, uint64_t *parent,
 	return 0;
 }
 
-/* fsync every chunk directory this run wrote into, and chunks/ if it grew. */
-static int sync_chunk_dirs(const struct pool *p, zr_diag *diag)
+/* The renames of this run's chunks: one fsync of chunks/. */
+static int sync_chunk_dir(const struct pool *p, const zr_ckpt_report *r, zr_diag *diag)
 {
 	char path[ZRI_CKPT_PATH_MAX];
-	bool grew = false;
-	for (unsigned xx = 0; xx < 256; xx++) {
-		if (!p->touched[xx])
-			continue;
-		grew |= p->made[xx];
-		snprintf(path, sizeof(path), "%s/chunks/%02x", p->dir, xx);
-		int rc = zri_ckpt_sync_dir(path, diag);
-		if (rc)
-			return rc;
-	}
 	snprintf(path, sizeof(path), "%s/chunks", p->dir);
-	return grew ? zri_ckpt_sync_dir(path, diag) : 0;
+	return r->chunks_written ? zri_ckpt_sync_dir(path, diag) : 0;
 }
 
 static int write_manifest(const struct pool *p, const struct zri_ckpt_mhdr *h, zr_diag *diag)
@@ -381,7 +363,7 @@ static int take(struct pool *p, uint32_t nt, struct zri_ckpt_meta *m, zr_ckpt_re
 	r->end_lsn = m->end_lsn;
 	r->copy_ns = zri_now_ns() - t0;
 	if (rc == 0)
-		rc = sync_chunk_dirs(p, diag);
+		rc = sync_chunk_dir(p, r, diag);
 	struct zri_ckpt_mhdr h;
 	fill_header(&h, p, m, r);
 	return rc ? rc : write_manifest(p, &h, diag);

@@ -218,7 +218,7 @@ typedef struct zr_ckpt_config {
 	uint32_t kind;	      /* zr_ckpt_kind (default INCREMENTAL; FULL when there is no parent) */
 	int level;	      /* zstd level 1..19 (default 3) */
 	uint32_t threads;     /* compression threads (default: 1 up to 64 MiB, else up to 4) */
-	uint32_t chunk_bytes; /* 64 KiB .. 16 MiB, a power of two (default 256 KiB) */
+	uint32_t chunk_bytes; /* 64 KiB .. 16 MiB, a power of two (default 1 MiB) */
 	uint32_t keep_last;   /* retention: keep the newest N (0: no count limit) */
 	uint32_t reserved;
 	uint64_t keep_ns; /* retention: keep those younger than this (0: no age limit) */

@@ -81,19 +81,17 @@ static void collect(void)
 	char path[ZRI_CKPT_PATH_MAX];
 	zri_ckpt_man_path(path, dir, 1);
 	add_file(path);
-	for (unsigned xx = 0; xx < 256; xx++) {
-		char sub[128];
-		snprintf(sub, sizeof(sub), "%s/chunks/%02x", dir, xx);
-		DIR *d = opendir(sub);
-		struct dirent *de;
-		while (d && (de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.') {
-				snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
-				add_file(path);
-			}
-		if (d)
-			closedir(d);
-	}
+	char sub[128];
+	snprintf(sub, sizeof(sub), "%s/chunks", dir);
+	DIR *d = opendir(sub);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+			add_file(path);
+		}
+	if (d)
+		closedir(d);
 }
 
 /* Damage one file; returns it. */
