@@ -4,10 +4,20 @@
  *
  * Group commit falls out of the double buffer: while one batch is being
  * written and synced, every record appended meanwhile collects in the
- * other, and goes out in the next submission. Callers that must wait
- * (SYNC) ask for a position and sleep on cv_done; the thread flushes at
- * once when someone waits, when a buffer is half full, or every flush
- * interval.
+ * other, and goes out in the next submission. A caller that must wait
+ * (SYNC) and finds no batch in flight writes its batch itself: handing
+ * it to the thread cost two futex wakeups (about 30 us each here) on top
+ * of the fdatasync. Otherwise it sleeps on cv_done and leads the next
+ * batch when this one is durable. The thread flushes when a buffer is
+ * half full, or every flush interval. One flush at a time (`writing`):
+ * the flusher of the moment alone touches the file, the ring and the
+ * buffer being written, outside the lock.
+ *
+ * Ahead of the records, a syncing stream writes zeros over the segment's
+ * preallocated space, 1 MiB at a time: posix_fallocate leaves unwritten
+ * extents, and the first write into one makes fdatasync commit the
+ * extent's conversion, a filesystem journal commit per batch (ext4: about
+ * 1.6x the time of a sync that only overwrites).
  *
  * O_DIRECT needs every write 4 KiB aligned in memory, length and file
  * offset: a batch is padded with a PAD record to the next 4 KiB, and
@@ -50,13 +60,17 @@ struct zri_journal {
 	bool writing, stop;
 	int error;
 	uint64_t flushes, syncs;
-	/* writer thread only (set before it starts) */
+	uint64_t last_flush_ns;
+	/* the flusher of the moment only (set before the thread starts) */
 	uint32_t stream, segno, durability;
 	uint64_t interval_ns, seg_bytes, file_off;
 	int dirfd, fd;
 	bool direct, uring, thread_started;
 	struct io_uring ring;
-	uint8_t *hdr_page; /* 4 KiB, aligned: segment headers */
+	uint8_t *hdr_page;  /* 4 KiB, aligned: segment headers */
+	uint8_t *zeros;	    /* ZERO_BUF bytes, aligned; NULL until needed */
+	uint64_t zeroed_to; /* the segment's blocks below this are written */
+	uint32_t zeroed_segno;
 	pthread_t thread;
 	char arena[ZR_NAME_MAX + 1];
 	struct zri_config_copy config;
@@ -213,12 +227,53 @@ static int write_uring(struct zri_journal *j, int b, size_t n, bool sync)
 	return synced < 0 ? (int)synced : 0;
 }
 
+#define ZERO_BUF ((size_t)256 << 10)
+#define ZERO_STEP ((uint64_t)1 << 20)
+
+/* Zeros from where the last ones ended (never below the records) up to
+ * ZERO_STEP past `end`; the batch's fdatasync then commits the conversion
+ * once for the next megabyte of batches. */
+static int zero_ahead(struct zri_journal *j, uint64_t end)
+{
+	if (j->zeroed_segno != j->segno || j->zeroed_to < j->file_off) {
+		j->zeroed_segno = j->segno;
+		j->zeroed_to = j->file_off; /* 4 KiB aligned under O_DIRECT */
+	}
+	if (end <= j->zeroed_to)
+		return 0;
+	if (!j->zeros) {
+		void *z;
+		if (posix_memalign(&z, ZRI_JDIRECT_ALIGN, ZERO_BUF) != 0)
+			return 0; /* only slower without */
+		j->zeros = memset(z, 0, ZERO_BUF);
+	}
+	uint64_t to = end + ZERO_STEP;
+	to -= to % ZRI_JDIRECT_ALIGN;
+	if (to > j->seg_bytes)
+		to = end > j->seg_bytes ? end : j->seg_bytes; /* never grow the file for this */
+	if (j->direct)
+		to -= to % ZRI_JDIRECT_ALIGN; /* end is aligned there: to >= end */
+	while (j->zeroed_to < to) {
+		size_t len = to - j->zeroed_to < ZERO_BUF ? (size_t)(to - j->zeroed_to) : ZERO_BUF;
+		int rc = write_plain(j, j->zeros, len, j->zeroed_to, false);
+		if (rc)
+			return rc;
+		j->zeroed_to += len;
+	}
+	return 0;
+}
+
 static int write_batch(struct zri_journal *j, int b, size_t n, bool sync)
 {
 	if (j->direct)
 		n = pad_direct(j, j->buf[b], n);
 	if (j->file_off + n > j->seg_bytes && j->file_off > ZRI_JSEG_HDR_BYTES) {
 		int rc = open_segment(j);
+		if (rc)
+			return rc;
+	}
+	if (sync && j->file_off + n > j->zeroed_to) {
+		int rc = zero_ahead(j, j->file_off + n);
 		if (rc)
 			return rc;
 	}
@@ -256,12 +311,12 @@ static void grow(struct zri_journal *j)
 
 /* ---- the writer thread ------------------------------------------------------ */
 
-static bool should_flush(const struct zri_journal *j, uint64_t now, uint64_t last)
+static bool should_flush(const struct zri_journal *j, uint64_t now)
 {
 	if (j->used == 0)
 		return false;
 	return j->stop || j->want_pos > j->done_pos || j->used >= j->cap / 2 || j->grow_to ||
-	       now - last >= j->interval_ns;
+	       now - j->last_flush_ns >= j->interval_ns;
 }
 
 static struct timespec abs_mono(uint64_t ns)
@@ -270,56 +325,68 @@ static struct timespec abs_mono(uint64_t ns)
 				 .tv_nsec = (long)(ns % 1000000000u)};
 }
 
+/* Write and sync the active buffer; called and returns with the lock
+ * held, drops it meanwhile. The caller checked !writing and used > 0. */
+static void flush_locked(struct zri_journal *j)
+{
+	int b = j->active;
+	size_t n = j->used;
+	uint64_t end = j->pos, lsn = j->last_lsn;
+	uint64_t recs = j->pending_records, bytes = j->pending_bytes;
+	j->active ^= 1;
+	j->used = 0;
+	j->pending_records = j->pending_bytes = 0;
+	j->writing = true;
+	pthread_cond_broadcast(&j->cv_done); /* the other buffer has room */
+	bool sync = j->durability != ZR_DURABILITY_NONE;
+	pthread_mutex_unlock(&j->lock);
+	int rc = write_batch(j, b, n, sync);
+	uint64_t now = zri_now_ns();
+	pthread_mutex_lock(&j->lock);
+	j->last_flush_ns = now;
+	j->writing = false;
+	j->flushes++;
+	if (rc) {
+		if (!j->error)
+			j->error = rc;
+		/* relaxed: statistics */
+		atomic_fetch_add_explicit(&j->ctl->a_lost, recs, memory_order_relaxed);
+	} else {
+		j->syncs += sync;
+		j->done_pos = end;
+		j->durable_lsn = lsn;
+		/* relaxed: statistics */
+		atomic_fetch_add_explicit(&j->ctl->a_records, recs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&j->ctl->a_bytes, bytes, memory_order_relaxed);
+	}
+	pthread_cond_broadcast(&j->cv_done);
+}
+
 static void *writer_main(void *arg)
 {
 	struct zri_journal *j = arg;
-	uint64_t last = zri_now_ns();
 	pthread_mutex_lock(&j->lock);
+	j->last_flush_ns = zri_now_ns();
 	for (;;) {
 		uint64_t now = zri_now_ns();
+		if (j->writing) { /* a caller leads a batch: its end wakes us */
+			pthread_cond_wait(&j->cv_done, &j->lock);
+			continue;
+		}
 		if (j->grow_to) {
 			grow(j);
 			pthread_cond_broadcast(&j->cv_done); /* the large record fits now */
 		}
-		if (!should_flush(j, now, last)) {
+		if (!should_flush(j, now)) {
 			if (j->stop || j->error)
 				break;
 			/* empty: the first append wakes us */
-			struct timespec ts =
-				abs_mono(j->used ? last + j->interval_ns : now + 1000000000u);
+			struct timespec ts = abs_mono(j->used ? j->last_flush_ns + j->interval_ns
+							      : now + 1000000000u);
 			pthread_cond_timedwait(&j->cv_work, &j->lock, &ts);
 			continue;
 		}
-		int b = j->active;
-		size_t n = j->used;
-		uint64_t end = j->pos, lsn = j->last_lsn;
-		uint64_t recs = j->pending_records, bytes = j->pending_bytes;
-		j->active ^= 1;
-		j->used = 0;
-		j->pending_records = j->pending_bytes = 0;
-		j->writing = true;
-		pthread_cond_broadcast(&j->cv_done); /* the other buffer has room */
-		bool sync = j->durability != ZR_DURABILITY_NONE;
-		pthread_mutex_unlock(&j->lock);
-		int rc = write_batch(j, b, n, sync);
-		last = zri_now_ns();
-		pthread_mutex_lock(&j->lock);
-		j->writing = false;
-		j->flushes++;
-		if (rc) {
-			if (!j->error)
-				j->error = rc;
-			/* relaxed: statistics */
-			atomic_fetch_add_explicit(&j->ctl->a_lost, recs, memory_order_relaxed);
-		} else {
-			j->syncs += sync;
-			j->done_pos = end;
-			j->durable_lsn = lsn;
-			/* relaxed: statistics */
-			atomic_fetch_add_explicit(&j->ctl->a_records, recs, memory_order_relaxed);
-			atomic_fetch_add_explicit(&j->ctl->a_bytes, bytes, memory_order_relaxed);
-		}
-		pthread_cond_broadcast(&j->cv_done);
+		flush_locked(j);
 	}
 	pthread_cond_broadcast(&j->cv_done);
 	pthread_mutex_unlock(&j->lock);
@@ -388,6 +455,10 @@ int zri_journal_wait(struct zri_journal *j, uint64_t pos, int64_t timeout_ns)
 	int rc = 0;
 	pthread_mutex_lock(&j->lock);
 	while (j->done_pos < pos && !j->error) {
+		if (!j->writing && !j->grow_to && j->used) {
+			flush_locked(j); /* no batch in flight: lead this one */
+			continue;
+		}
 		if (j->want_pos < pos) {
 			j->want_pos = pos;
 			pthread_cond_signal(&j->cv_work);
@@ -452,6 +523,7 @@ static void journal_free(struct zri_journal *j)
 	free(j->buf[0]);
 	free(j->buf[1]);
 	free(j->hdr_page);
+	free(j->zeros);
 	pthread_cond_destroy(&j->cv_work);
 	pthread_cond_destroy(&j->cv_done);
 	pthread_mutex_destroy(&j->lock);
