@@ -1,14 +1,32 @@
 /* The journal's on-disk format, shared by the writer (journal.c,
  * jnl_event.c), the reader (jnl_read.c) and the fuzz target.
  *
- * A segment file "zj-<stream, 8 hex>-<segno, 8 hex>.zjl" is a 4 KiB header
- * (struct zri_jseg_hdr, then zeros) and then records back to back, each a
- * multiple of 8 bytes. The space after the last record is zeros (files
- * are preallocated), so a zero magic where a record should start ends the
- * segment cleanly. Little-endian, fixed-width fields throughout. */
+ * Each process that writes has its own stream, a sequence of segment files
+ * "zj-<stream, 8 hex>-<segno, 8 hex>.zjl", segno counting from 0. A segment
+ * is a 4 KiB header (struct zri_jseg_hdr, then zeros) and then records back
+ * to back, each a multiple of 8 bytes. The space after the last record is
+ * zeros (files are preallocated; a clean close truncates the newest one to
+ * its data), so a zero magic where a record should start ends the segment
+ * cleanly. Little-endian, fixed-width fields throughout.
+ *
+ * The segments of a stream form a chain: a segment opened by rotation
+ * (segno > 0) says in its header where the previous one's data ended
+ * (prev_end, a file offset: the end of its last record, where the next one
+ * would have gone; PAD records count, they are data the reader walks over),
+ * the LSN of its last record (prev_last_lsn) and how many records it holds
+ * (prev_records; neither counts PADs, which have no LSN). Segment 0 has
+ * zeros there. A reader that reaches the end of segment n's data checks it
+ * against segment n+1's header, so an older segment cut (or zeroed) at a
+ * record boundary, which looks like a clean end, is seen as the loss it is;
+ * and a segno missing between two segments of a stream is a lost segment.
+ * Only the newest segment of a stream may end anywhere: a crash leaves its
+ * tail torn or short.
+ *
+ * Version 1 headers had no chain; this build refuses to read them. */
 #ifndef ZR_JNL_FORMAT_H
 #define ZR_JNL_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "layout.h"
@@ -17,7 +35,8 @@
 #include "zring/job.h"
 
 #define ZRI_JSEG_MAGIC 0x3147455352524a5aull /* "ZJRRSEG1" */
-#define ZRI_JSEG_VERSION 1u
+#define ZRI_JSEG_VERSION 2u
+#define ZRI_JSEG_V1_SUM_AT 160u /* where version 1 kept its checksum: to name it */
 #define ZRI_JSEG_HDR_BYTES 4096u
 #define ZRI_JREC_MAGIC 0x4352525au /* "ZRRC" */
 #define ZRI_JREC_ALIGN 8u
@@ -37,9 +56,14 @@ struct zri_jseg_hdr {
 	uint32_t durability;
 	char arena[ZR_NAME_MAX + 1];
 	struct zri_config_copy config; /* the arena's shape: restore without a checkpoint */
-	uint64_t checksum;	       /* XXH3-64 of the bytes before it */
+	/* the previous segment of the stream (segno - 1); zeros in segment 0 */
+	uint64_t prev_end;	/* file offset where its data ended (PADs included) */
+	uint64_t prev_last_lsn; /* LSN of its last record, 0 if none */
+	uint64_t prev_records;	/* its records, PADs not counted */
+	uint64_t checksum;	/* XXH3-64 of the bytes before it */
 };
-_Static_assert(sizeof(struct zri_jseg_hdr) == 168, "segment header");
+_Static_assert(sizeof(struct zri_jseg_hdr) == 192, "segment header");
+_Static_assert(offsetof(struct zri_jseg_hdr, prev_end) == ZRI_JSEG_V1_SUM_AT, "v1 checksum");
 
 /* Every record starts with this; checksum covers [8, len). */
 struct zri_jrec_hdr {

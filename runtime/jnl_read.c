@@ -7,7 +7,13 @@
  * crash cut the last write short), else corruption: the reader then stops
  * before the lowest LSN the damaged stretch may hold, so that no record
  * that could depend on a lost one is returned (ZR_JREADER_KEEP_GOING
- * resynchronises instead, for dumps and verification). */
+ * resynchronises instead, for dumps and verification).
+ *
+ * Between two segments of a stream the reader follows the chain
+ * (jnl_format.h): where a segment read cleanly to its end ended, and the
+ * LSN and count of its records, must be what the next segment's header
+ * says, and no segno may be missing. A break is corruption of the same
+ * kind: records lost after the last one read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +37,7 @@ struct seg {
 	uint32_t stream, segno;
 	struct zri_jseg_hdr hdr;
 	bool hdr_ok;
+	uint32_t old_version; /* a header that verifies as an older format's */
 };
 
 struct stream {
@@ -43,6 +50,12 @@ struct stream {
 	uint64_t last_lsn; /* last valid record of this stream */
 	bool open;	   /* segment `cur` is mapped (map may be NULL: no records) */
 	bool done;
+	/* the chain: segment `cur` as read so far */
+	uint64_t seg_records, seg_last_lsn;
+	bool seg_damaged;
+	/* the segment before `cur`, if it was read without damage to a clean end */
+	bool prev_ok;
+	uint64_t prev_end, prev_records, prev_last_lsn;
 	/* the peeked record */
 	bool have;
 	uint64_t rec_off;
@@ -201,10 +214,23 @@ static uint64_t next_valid_lsn(struct stream *s, size_t cur, uint64_t off)
 	return 0;
 }
 
+/* A damaged stretch of `s` holds LSNs after the last good one, up to
+ * `last`: stop before the first of them, unless all of them lie below what
+ * we were asked for. */
+static void roll_back(zr_jreader *r, const struct stream *s, uint64_t last)
+{
+	if ((r->flags & ZR_JREADER_KEEP_GOING) || last < r->from_lsn)
+		return;
+	uint64_t cut = s->last_lsn + 1 > r->from_lsn ? s->last_lsn + 1 : r->from_lsn;
+	if (!r->st.rollback_lsn || cut < r->st.rollback_lsn)
+		r->st.rollback_lsn = cut;
+}
+
 /* A damaged stretch of a stream (a bad record or segment header) holds
  * LSNs between the last good one and the next valid one. */
 static void damage(zr_jreader *r, struct stream *s, const char *file, uint64_t off, const char *why)
 {
+	s->seg_damaged = true;
 	uint64_t next = next_valid_lsn(s, s->cur, off + ZRI_JREC_ALIGN);
 	if (!next) {
 		r->st.torn_tails++;
@@ -216,13 +242,62 @@ static void damage(zr_jreader *r, struct stream *s, const char *file, uint64_t o
 	r->st.corrupt++;
 	problem(r, file, off, "corrupt: %s; the stream goes on at LSN %llu", why,
 		(unsigned long long)next);
-	if (r->flags & ZR_JREADER_KEEP_GOING)
+	roll_back(r, s, next - 1);
+}
+
+/* Leave segment `cur` for the next one; `end`: where its data ended
+ * cleanly, 0 if it did not (then the next one's link is not checked). */
+static void next_segment(struct stream *s, uint64_t end)
+{
+	s->prev_ok = end && !s->seg_damaged;
+	s->prev_end = end;
+	s->prev_records = s->seg_records;
+	s->prev_last_lsn = s->seg_last_lsn;
+	unmap(s);
+	s->open = false;
+	s->cur++;
+}
+
+/* Segments s->segs[cur - 1] and g (= cur) of one stream: is g the next
+ * segno, and, when the previous one was read to a clean end, did it end as
+ * g's header says? A break loses the records after the last one read, up
+ * to the previous segment's last LSN as g's header gives it. */
+static void check_link(zr_jreader *r, struct stream *s, const struct seg *g)
+{
+	const struct seg *p = &s->segs[s->cur - 1];
+	const struct zri_jseg_hdr *h = &g->hdr;
+	uint64_t last = g->hdr_ok && h->prev_last_lsn > s->last_lsn ? h->prev_last_lsn : UINT64_MAX;
+	if (g->segno != p->segno + 1) {
+		r->st.corrupt++;
+		if (g->segno - p->segno == 2)
+			problem(r, g->path, 0,
+				"corrupt: segment %u of stream %u is missing; the records after "
+				"LSN %llu are lost",
+				p->segno + 1, g->stream, (unsigned long long)s->last_lsn);
+		else
+			problem(r, g->path, 0,
+				"corrupt: segments %u to %u of stream %u are missing; the records "
+				"after LSN %llu are lost",
+				p->segno + 1, g->segno - 1, g->stream,
+				(unsigned long long)s->last_lsn);
+		roll_back(r, s, last);
 		return;
-	if (next <= r->from_lsn)
-		return; /* all of the damage is below what we were asked for */
-	uint64_t cut = s->last_lsn + 1 > r->from_lsn ? s->last_lsn + 1 : r->from_lsn;
-	if (!r->st.rollback_lsn || cut < r->st.rollback_lsn)
-		r->st.rollback_lsn = cut;
+	}
+	if (!g->hdr_ok || !s->prev_ok)
+		return; /* reported already */
+	bool lost = h->prev_records != s->prev_records || h->prev_last_lsn != s->prev_last_lsn;
+	if (!lost && h->prev_end == s->prev_end)
+		return;
+	r->st.corrupt++;
+	problem(r, p->path, s->prev_end,
+		"corrupt: the data ends here after %llu records (last LSN %llu); segment %u's "
+		"header says at %llu after %llu (last LSN %llu): %s",
+		(unsigned long long)s->prev_records, (unsigned long long)s->prev_last_lsn, g->segno,
+		(unsigned long long)h->prev_end, (unsigned long long)h->prev_records,
+		(unsigned long long)h->prev_last_lsn,
+		lost ? "records lost" : "no record is missing");
+	if (lost)
+		roll_back(r, s, last);
 }
 
 static bool open_next_segment(zr_jreader *r, struct stream *s)
@@ -233,6 +308,9 @@ static bool open_next_segment(zr_jreader *r, struct stream *s)
 			return false;
 		}
 		struct seg *g = &s->segs[s->cur];
+		if (s->cur > 0)
+			check_link(r, s, g);
+		s->prev_ok = false;
 		if (!g->hdr_ok) {
 			bool last = s->cur + 1 == s->nsegs;
 			if (last) {
@@ -243,18 +321,20 @@ static bool open_next_segment(zr_jreader *r, struct stream *s)
 				return false;
 			}
 			damage(r, s, g->path, 0, "segment header does not verify");
-			s->cur++;
+			next_segment(s, 0);
 			continue;
 		}
 		int rc = map_segment(s, g);
 		if (rc) {
 			problem(r, g->path, 0, "cannot read: %s", strerror(-rc));
 			r->st.bad_segments++;
-			s->cur++;
+			next_segment(s, 0);
 			continue;
 		}
 		r->st.bytes += s->map_len;
 		s->open = true;
+		s->seg_records = s->seg_last_lsn = 0;
+		s->seg_damaged = false;
 		return true;
 	}
 }
@@ -277,9 +357,7 @@ static void advance(zr_jreader *r, struct stream *s)
 				if (s->done)
 					return;
 			}
-			unmap(s);
-			s->open = false;
-			s->cur++;
+			next_segment(s, clean ? at : 0);
 			continue;
 		}
 		const char *why;
@@ -303,9 +381,7 @@ static void advance(zr_jreader *r, struct stream *s)
 					break;
 			}
 			if (o + sizeof(struct zri_jrec_hdr) > s->map_len) {
-				unmap(s);
-				s->open = false;
-				s->cur++;
+				next_segment(s, 0);
 			} else {
 				s->off = o;
 			}
@@ -319,6 +395,8 @@ static void advance(zr_jreader *r, struct stream *s)
 		s->rec = h;
 		s->rec_off = at;
 		s->last_lsn = h->lsn;
+		s->seg_records++;
+		s->seg_last_lsn = h->lsn;
 		if (h->lsn > r->st.max_lsn)
 			r->st.max_lsn = h->lsn;
 		return;
@@ -335,6 +413,8 @@ static int cmp_seg(const void *x, const void *y)
 	return a->segno < b->segno ? -1 : a->segno > b->segno;
 }
 
+/* Does g's header verify? One that verifies as a version 1 header (no
+ * chain) sets g->old_version instead: the reader refuses to go on. */
 static bool read_seg_header(struct seg *g)
 {
 	int fd = open(g->path, O_RDONLY | O_CLOEXEC);
@@ -343,6 +423,14 @@ static bool read_seg_header(struct seg *g)
 	ssize_t n = pread(fd, &g->hdr, sizeof(g->hdr), 0);
 	close(fd);
 	const struct zri_jseg_hdr *h = &g->hdr;
+	if (n == (ssize_t)sizeof(*h) && h->magic == ZRI_JSEG_MAGIC && h->version == 1 &&
+	    h->hdr_bytes == ZRI_JSEG_HDR_BYTES) {
+		uint64_t sum;
+		memcpy(&sum, (const uint8_t *)h + ZRI_JSEG_V1_SUM_AT, sizeof(sum));
+		if (sum == XXH3_64bits(h, ZRI_JSEG_V1_SUM_AT))
+			g->old_version = 1;
+		return false;
+	}
 	return n == (ssize_t)sizeof(*h) && h->magic == ZRI_JSEG_MAGIC &&
 	       h->version == ZRI_JSEG_VERSION && h->hdr_bytes == ZRI_JSEG_HDR_BYTES &&
 	       h->checksum == XXH3_64bits(h, offsetof(struct zri_jseg_hdr, checksum)) &&
@@ -417,6 +505,16 @@ int zr_jreader_open(const char *dir, uint64_t lineage, uint64_t from_lsn, unsign
 						    (unsigned long long)segs[i].hdr.lineage);
 			}
 			lineage = segs[i].hdr.lineage;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (segs[i].old_version && (!lineage || segs[i].hdr.lineage == lineage)) {
+			rc = zri_diag_set(diag, ZR_EVERSION,
+					  "%s: journal format version %u; this build reads version "
+					  "%u only (a zring older than the segment chain wrote it)",
+					  segs[i].path, segs[i].old_version, ZRI_JSEG_VERSION);
+			free(segs);
+			return rc;
 		}
 	}
 	zr_jreader *r = calloc(1, sizeof(*r));

@@ -23,7 +23,13 @@
  * offset: a batch is padded with a PAD record to the next 4 KiB, and
  * buffers come from posix_memalign. Where the filesystem refuses O_DIRECT
  * (tmpfs) the stream falls back to buffered writes; where io_uring is not
- * available (seccomp, old kernels) to pwrite and fdatasync. */
+ * available (seccomp, old kernels) to pwrite and fdatasync.
+ *
+ * A batch that does not fit in the rest of the segment goes to a new one
+ * (a batch larger than a segment gets one to itself, which grows past
+ * segment_bytes). The new segment's header links it to the old one: where
+ * the old one's data ended (file_off, PADs included) and the LSN and count
+ * of the records written to it (see jnl_format.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -64,6 +70,7 @@ struct zri_journal {
 	/* the flusher of the moment only (set before the thread starts) */
 	uint32_t stream, segno, durability;
 	uint64_t interval_ns, seg_bytes, file_off;
+	uint64_t seg_records, seg_last_lsn; /* written to the current segment */
 	int dirfd, fd;
 	bool direct, uring, thread_started;
 	struct io_uring ring;
@@ -138,6 +145,11 @@ static int open_segment(struct zri_journal *j)
 	};
 	snprintf(h.arena, sizeof(h.arena), "%s", j->arena);
 	h.config = j->config;
+	if (j->segno) { /* the chain: what the segment we leave holds */
+		h.prev_end = j->file_off;
+		h.prev_last_lsn = j->seg_last_lsn;
+		h.prev_records = j->seg_records;
+	}
 	h.checksum = XXH3_64bits(&h, offsetof(struct zri_jseg_hdr, checksum));
 	memset(j->hdr_page, 0, ZRI_JSEG_HDR_BYTES);
 	memcpy(j->hdr_page, &h, sizeof(h));
@@ -151,6 +163,7 @@ static int open_segment(struct zri_journal *j)
 		close(j->fd);
 	j->fd = fd;
 	j->file_off = ZRI_JSEG_HDR_BYTES;
+	j->seg_records = j->seg_last_lsn = 0;
 	j->segno++;
 	return 0;
 }
@@ -263,7 +276,9 @@ static int zero_ahead(struct zri_journal *j, uint64_t end)
 	return 0;
 }
 
-static int write_batch(struct zri_journal *j, int b, size_t n, bool sync)
+/* Write buffer b's n bytes: `recs` records, the last one `last_lsn`. */
+static int write_batch(struct zri_journal *j, int b, size_t n, uint64_t recs, uint64_t last_lsn,
+		       bool sync)
 {
 	if (j->direct)
 		n = pad_direct(j, j->buf[b], n);
@@ -279,8 +294,11 @@ static int write_batch(struct zri_journal *j, int b, size_t n, bool sync)
 	}
 	int rc = j->uring ? write_uring(j, b, n, sync)
 			  : write_plain(j, j->buf[b], n, j->file_off, sync);
-	if (rc == 0)
+	if (rc == 0) {
 		j->file_off += n;
+		j->seg_records += recs;
+		j->seg_last_lsn = last_lsn;
+	}
 	return rc;
 }
 
@@ -340,7 +358,7 @@ static void flush_locked(struct zri_journal *j)
 	pthread_cond_broadcast(&j->cv_done); /* the other buffer has room */
 	bool sync = j->durability != ZR_DURABILITY_NONE;
 	pthread_mutex_unlock(&j->lock);
-	int rc = write_batch(j, b, n, sync);
+	int rc = write_batch(j, b, n, recs, lsn, sync);
 	uint64_t now = zri_now_ns();
 	pthread_mutex_lock(&j->lock);
 	j->last_flush_ns = now;

@@ -174,9 +174,12 @@ enum zr_jreader_flags {
  * Without ZR_JREADER_KEEP_GOING, reading stops for good at the first
  * corrupt record of any stream that is not a torn tail: zr_jreader_next()
  * then returns 0 and zr_jreader_stats() says where (the rollback point).
+ * Records lost between two segments of a stream (a missing segment, or an
+ * older segment cut short, even at a record boundary) are corruption too.
  * @param[in] lineage  0: any (error if the directory holds several);
  *                     else only segments of that journal lineage.
- * @return 0, -ENOENT (no directory), -EINVAL (several lineages), -errno.
+ * @return 0, -ENOENT (no directory), -EINVAL (several lineages),
+ *         ZR_EVERSION (segments of an older journal format), -errno.
  */
 ZR_API ZR_NODISCARD int zr_jreader_open(const char *dir, uint64_t lineage, uint64_t from_lsn,
 					unsigned flags, zr_problem_fn fn, void *ctx,
@@ -192,7 +195,8 @@ typedef struct zr_jreader_stats {
 	uint64_t records;      /* returned */
 	uint64_t skipped;      /* below from_lsn */
 	uint64_t torn_tails;   /* streams whose last record was cut short */
-	uint64_t corrupt;      /* records that failed their checksum or checks (not torn tails) */
+	uint64_t corrupt;      /* records that failed their checksum or checks (not torn
+				* tails), and breaks between a stream's segments */
 	uint64_t bad_segments; /* segment headers that failed */
 	uint64_t max_lsn;      /* highest valid LSN seen in any stream */
 	uint32_t max_stream;   /* highest stream id seen */

@@ -13,13 +13,19 @@
  * through zr_restore, which must never apply a record past the rollback
  * point.
  *
- * One kind of damage the reader cannot see: a segment cut exactly at a
- * record boundary (or to its bare header). Nothing in a segment says where
- * its data ends, and LSNs are global (other streams hold the gaps), so the
- * stream seems to end there (the newest segment: what a crash leaves, the
- * records returned are still a prefix) or to go on cleanly in the next
- * segment (an older one: records silently missing in the middle). Such
- * cases are counted and printed, not failed. */
+ * One kind of damage the reader cannot see: the newest segment cut exactly
+ * at a record boundary (or to its bare header). That is what a crash
+ * leaves, so the stream just ends there; the records returned must still
+ * be a prefix. Such cases are counted and printed. An older segment cut so
+ * is caught by the chain (the next segment's header says where its data
+ * ended) and must be reported like any other damage.
+ *
+ * Then, deterministically, on a journal of two streams (two processes) of
+ * several segments each: an older segment cut at a record boundary, one
+ * zeroed from a record boundary on, one missing, one cut at its closing PAD,
+ * and a segment of format version 1. Each must be reported (the version 1
+ * one refused), and reading and zr_restore must stop exactly before the
+ * first LSN that may have been lost, in every stream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -30,9 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "runtime/jnl_format.h"
 #include "test.h"
@@ -66,7 +74,7 @@ static struct {
 } g;
 
 struct counts {
-	uint64_t cases, detected, harmless, silent_loss, restores, rollbacks;
+	uint64_t cases, detected, harmless, crash_cut, restores, rollbacks;
 };
 
 static void rm_rf(const char *path)
@@ -323,10 +331,11 @@ static void undo(size_t which)
 	put_file(&g.seg[which], g.seg[which].len);
 }
 
-/* The reader cannot see this one (see the top of the file). */
+/* The reader cannot see this one (see the top of the file): the newest
+ * segment cut at a record boundary. */
 static bool invisible(size_t which, size_t len, enum damage kind)
 {
-	if (kind != TRUNCATE || len < sizeof(struct zri_jseg_hdr))
+	if (kind != TRUNCATE || len < sizeof(struct zri_jseg_hdr) || which + 1 != g.nseg)
 		return false;
 	if (len <= ZRI_JSEG_HDR_BYTES)
 		return true;
@@ -364,9 +373,8 @@ static void test_sweep(void **state)
 			c.harmless++;
 		} else if (silent && !o.reported) {
 			/* the newest segment cut so is what a crash leaves: a prefix */
-			if (which + 1 == g.nseg)
-				assert_true(o.prefix);
-			c.silent_loss += o.returned < g.nrec || !o.prefix;
+			assert_true(o.prefix);
+			c.crash_cut += o.returned < g.nrec;
 		} else {
 			if (!o.reported || !o.prefix)
 				fail_msg("case %llu: segment %zu of %zu, damage %d, length %zu: "
@@ -385,10 +393,10 @@ static void test_sweep(void **state)
 		c.cases++;
 		undo(which);
 	}
-	printf("cases %llu: detected %llu, harmless %llu, silent loss (a segment cut at a record "
-	       "boundary) %llu, in %.1f s\n",
+	printf("cases %llu: detected %llu, harmless %llu, the newest segment cut at a record "
+	       "boundary (a crash's prefix) %llu, in %.1f s\n",
 	       (unsigned long long)c.cases, (unsigned long long)c.detected,
-	       (unsigned long long)c.harmless, (unsigned long long)c.silent_loss,
+	       (unsigned long long)c.harmless, (unsigned long long)c.crash_cut,
 	       (double)(zr_test_now_ns() - t0) / 1e9);
 	struct outcome o;
 	read_all(0, &o);
@@ -438,12 +446,322 @@ static void test_restore_damaged(void **state)
 	       (unsigned long long)rollbacks);
 }
 
+/* ---- the chain of segments, deterministically ------------------------------------ */
+
+static struct {
+	char dir[128], jdir[160];
+	uint64_t lsn[MAX_RECS]; /* every record of the journal, in LSN order */
+	size_t n;
+} ch;
+
+struct at {
+	size_t off, len;
+	uint64_t lsn; /* 0: a PAD */
+};
+
+struct segcopy {
+	char path[300];
+	uint8_t *bytes;
+	size_t len;
+	struct at rec[MAX_RECS];
+	size_t nrec;
+};
+
+struct seen {
+	int problems;
+	char file[300], what[256];
+};
+
+static void note_problem(void *ctx, const char *file, uint64_t off, const char *what)
+{
+	struct seen *s = ctx;
+	(void)off;
+	if (s->problems++ == 0) {
+		snprintf(s->file, sizeof(s->file), "%s", file);
+		snprintf(s->what, sizeof(s->what), "%s", what);
+	}
+}
+
+/* Jobs with 40-100 KiB payloads, every other one claimed and completed. */
+static int chain_events(zr_arena *a, const char *agent_name, int jobs, uint64_t seed)
+{
+	zr_agent *ag;
+	if (zr_agent_register(a, agent_name, NULL, &ag) != 0)
+		return -1;
+	for (int i = 0; i < jobs; i++) {
+		zr_job_builder b;
+		zr_job_builder_init(&b, ZR_JOB_COMPUTE);
+		size_t n = 40000 + (size_t)(zr_test_rand(&seed) % 60000);
+		if (zr_payload_alloc(a, n, &b.payload) != 0)
+			return -2;
+		memset(zr_payload_ptr(a, b.payload), i, n);
+		b.payload_len = n;
+		zr_job_id id;
+		if (zr_job_submit(ag, &b, &id, NULL) != 0)
+			return -3;
+		zr_claim c;
+		zr_payload r;
+		if (i % 2 && (zr_job_claim(ag, &c) != 1 || zr_payload_alloc(a, 64, &r) != 0 ||
+			      zr_job_complete(ag, &c, r, 64) != 0))
+			return -4;
+	}
+	zr_agent_unregister(ag);
+	return zr_journal_flush(a, -1);
+}
+
+/* Stream 1 (this process): 3+ segments of 1 MiB, around stream 2 (a child
+ * process): 2+ segments, so that the LSNs of the streams interleave. */
+static void chain_setup(void)
+{
+	snprintf(ch.dir, sizeof(ch.dir), "/tmp/zring-jchain-XXXXXX");
+	assert_non_null(mkdtemp(ch.dir));
+	snprintf(ch.jdir, sizeof(ch.jdir), "%s/journal", ch.dir);
+	assert_int_equal(mkdir(ch.jdir, 0700), 0);
+	zr_journal_config jc;
+	zr_journal_config_init(&jc, ch.jdir);
+	jc.segment_bytes = 1u << 20;
+	jc.buffer_bytes = 256u << 10;
+	jc.durability = ZR_DURABILITY_NONE;
+	zr_arena_config cfg;
+	zr_arena_config_init(&cfg, (size_t)32 << 20);
+	cfg.journal = &jc;
+	char name[64];
+	zr_arena *a = zr_test_arena_cfg(&cfg, name);
+	assert_int_equal(chain_events(a, "first", 24, 1), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		zr_arena *b;
+		if (zr_arena_open(name, 0, &b, NULL) != 0)
+			_exit(10);
+		int rc = chain_events(b, "child", 30, 2);
+		_exit(zr_arena_close(b) == 0 && rc == 0 ? 0 : 11);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(chain_events(a, "second", 24, 3), 0);
+	assert_int_equal(zr_arena_close(a), 0);
+	assert_int_equal(zr_arena_unlink(name), 0);
+	zr_test_forget(name);
+
+	zr_jreader *r;
+	assert_int_equal(zr_jreader_open(ch.jdir, 0, 1, 0, NULL, NULL, &r, NULL), 0);
+	zr_jrec rec;
+	while (zr_jreader_next(r, &rec) == 1) {
+		assert_true(ch.n < MAX_RECS);
+		ch.lsn[ch.n++] = rec.lsn;
+	}
+	zr_jreader_stats st;
+	zr_jreader_stats_get(r, &st);
+	zr_jreader_close(r);
+	assert_int_equal(st.corrupt + st.torn_tails + st.bad_segments, 0);
+	assert_int_equal(st.streams, 2);
+}
+
+static void chain_load(struct segcopy *c, uint32_t stream, uint32_t segno)
+{
+	snprintf(c->path, sizeof(c->path), "%s/zj-%08x-%08x.zjl", ch.jdir, stream, segno);
+	int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	c->len = (size_t)st.st_size;
+	c->bytes = malloc(c->len);
+	assert_non_null(c->bytes);
+	assert_int_equal(read(fd, c->bytes, c->len), (ssize_t)c->len);
+	close(fd);
+	c->nrec = 0;
+	struct zri_jrec_hdr h;
+	for (size_t off = ZRI_JSEG_HDR_BYTES; off + sizeof(h) <= c->len; off += h.len) {
+		memcpy(&h, c->bytes + off, sizeof(h));
+		if (h.magic != ZRI_JREC_MAGIC)
+			break;
+		assert_true(c->nrec < MAX_RECS);
+		c->rec[c->nrec++] = (struct at){off, h.len, h.type == ZR_JREC_PAD ? 0 : h.lsn};
+	}
+	assert_true(c->nrec > 2);
+}
+
+static void chain_put(const struct segcopy *c, size_t len, size_t zero_from)
+{
+	int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, c->bytes, len), (ssize_t)len);
+	if (zero_from < len) {
+		uint8_t *z = calloc(1, len - zero_from);
+		assert_non_null(z);
+		assert_int_equal(pwrite(fd, z, len - zero_from, (off_t)zero_from),
+				 (ssize_t)(len - zero_from));
+		free(z);
+	}
+	close(fd);
+}
+
+/* The LSN of the last record before record k of c (0: none there). */
+static uint64_t last_before(const struct segcopy *c, size_t k)
+{
+	while (k-- > 0)
+		if (c->rec[k].lsn)
+			return c->rec[k].lsn;
+	return 0;
+}
+
+static size_t records_from(const struct segcopy *c, size_t k)
+{
+	size_t n = 0;
+	for (; k < c->nrec; k++)
+		n += c->rec[k].lsn != 0;
+	return n;
+}
+
+/* Read and restore the damaged journal: one problem, in `file`; the
+ * records returned and applied are exactly the original ones below
+ * `rollback` (all of them when 0); `lost` records are gone. */
+static void chain_expect(const char *file, uint64_t rollback, size_t lost)
+{
+	size_t below = 0;
+	while (below < ch.n && (!rollback || ch.lsn[below] < rollback))
+		below++;
+	for (unsigned flags = 0; flags <= ZR_JREADER_KEEP_GOING; flags += ZR_JREADER_KEEP_GOING) {
+		struct seen seen = {0};
+		zr_jreader *r;
+		assert_int_equal(
+			zr_jreader_open(ch.jdir, 0, 1, flags, note_problem, &seen, &r, NULL), 0);
+		zr_jrec rec;
+		size_t k = 0, i = 0;
+		int rc;
+		while ((rc = zr_jreader_next(r, &rec)) == 1) {
+			while (i < ch.n && ch.lsn[i] < rec.lsn)
+				i++;
+			assert_true(i < ch.n);
+			assert_int_equal(rec.lsn, ch.lsn[i]);
+			k++;
+		}
+		assert_int_equal(rc, 0);
+		zr_jreader_stats st;
+		zr_jreader_stats_get(r, &st);
+		zr_jreader_close(r);
+		if (seen.problems != 1 || strcmp(seen.file, file) != 0 || st.corrupt != 1)
+			fail_msg("%d problems, %llu corrupt; the first in %s: %s", seen.problems,
+				 (unsigned long long)st.corrupt, seen.file, seen.what);
+		assert_non_null(strstr(seen.what, "corrupt"));
+		assert_int_equal(st.torn_tails, 0);
+		if (flags) {
+			assert_int_equal(st.rollback_lsn, 0);
+			assert_int_equal(k, ch.n - lost);
+		} else {
+			assert_int_equal(st.rollback_lsn, rollback);
+			assert_int_equal(k, below);
+			assert_int_equal(st.not_applied, ch.n - below - lost);
+		}
+	}
+	/* restore from a copy: the restored arena writes its own stream there */
+	char scratch[200], cmd[500], name[64];
+	snprintf(scratch, sizeof(scratch), "%s/scratch", ch.dir);
+	snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", ch.jdir, scratch);
+	assert_int_equal(system(cmd), 0);
+	snprintf(name, sizeof(name), "%s", zr_test_name());
+	zr_restore_config rc = {.name = name,
+				.journal_dir = scratch,
+				.durability = ZR_DURABILITY_NONE,
+				.no_checkpoint = true};
+	zr_arena *out = NULL;
+	zr_restore_report rep;
+	zr_diag d = {0};
+	int e = zr_restore(&rc, NULL, NULL, &out, &rep, &d);
+	if (e)
+		fail_msg("restore: %s: %s", zr_strerror(e), d.msg);
+	assert_int_equal(rep.journal.rollback_lsn, rollback);
+	assert_int_equal(rep.records_applied, below);
+	assert_int_equal(rep.last_lsn, below ? ch.lsn[below - 1] : 0);
+	assert_non_null(strstr(rep.first_problem, "corrupt"));
+	assert_int_equal(zr_arena_close(out), 0);
+	assert_int_equal(zr_arena_unlink(name), 0);
+	rm_rf(scratch);
+}
+
+static void test_chain(void **state)
+{
+	(void)state;
+	chain_setup();
+	struct segcopy *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b)), *m = malloc(sizeof(*m));
+	assert_true(a && b && m);
+	struct stat st;
+	char third[300];
+	snprintf(third, sizeof(third), "%s/zj-00000001-00000002.zjl", ch.jdir);
+	assert_int_equal(stat(third, &st), 0); /* stream 1 has 3 segments at least */
+	chain_load(a, 1, 0);
+	chain_load(m, 1, 1);
+	chain_load(b, 2, 0);
+	char next[300];
+	snprintf(next, sizeof(next), "%s/zj-00000002-00000001.zjl", ch.jdir);
+	assert_int_equal(stat(next, &st), 0);
+
+	/* stream 1's first segment cut at a record boundary in its middle */
+	size_t k = a->nrec / 2;
+	chain_put(a, a->rec[k].off, a->len);
+	chain_expect(a->path, last_before(a, k) + 1, records_from(a, k));
+	chain_put(a, a->len, a->len);
+
+	/* stream 2's first segment zeroed from a record boundary on */
+	k = b->nrec / 3;
+	chain_put(b, b->len, b->rec[k].off);
+	chain_expect(b->path, last_before(b, k) + 1, records_from(b, k));
+	/* or cut to its bare header: nothing of stream 2 was read, so nothing of
+	 * any stream can be trusted from LSN 1 on */
+	chain_put(b, ZRI_JSEG_HDR_BYTES, b->len);
+	chain_expect(b->path, 1, records_from(b, 0));
+	chain_put(b, b->len, b->len);
+
+	/* stream 1's second segment missing */
+	assert_int_equal(unlink(m->path), 0);
+	chain_expect(third, last_before(a, a->nrec) + 1, records_from(m, 0));
+	chain_put(m, m->len, m->len);
+
+	/* stream 1's first segment cut where its closing PAD began: no record
+	 * is lost (O_DIRECT pads every batch; tmpfs has no O_DIRECT, no PADs) */
+	if (a->rec[a->nrec - 1].lsn == 0) {
+		chain_put(a, a->rec[a->nrec - 1].off, a->len);
+		chain_expect(a->path, 0, 0);
+		chain_put(a, a->len, a->len);
+	}
+
+	/* a segment written by format version 1 (no chain): refused */
+	struct zri_jseg_hdr h;
+	memcpy(&h, a->bytes, sizeof(h));
+	h.version = 1;
+	memset(&h.prev_end, 0, sizeof(h) - ZRI_JSEG_V1_SUM_AT);
+	uint64_t sum = XXH3_64bits(&h, ZRI_JSEG_V1_SUM_AT);
+	memcpy(&h.prev_end, &sum, sizeof(sum));
+	int fd = open(a->path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	zr_jreader *r;
+	zr_diag d = {0};
+	assert_int_equal(zr_jreader_open(ch.jdir, 0, 1, 0, NULL, NULL, &r, &d), ZR_EVERSION);
+	assert_non_null(strstr(d.msg, "version 1"));
+	chain_put(a, a->len, a->len);
+	assert_int_equal(zr_jreader_open(ch.jdir, 0, 1, 0, NULL, NULL, &r, NULL), 0);
+	zr_jreader_close(r);
+
+	free(a->bytes);
+	free(b->bytes);
+	free(m->bytes);
+	free(a);
+	free(b);
+	free(m);
+	rm_rf(ch.dir);
+}
+
 int main(int argc, char **argv)
 {
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_restore_damaged),
+		cmocka_unit_test(test_chain),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
