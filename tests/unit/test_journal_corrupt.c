@@ -525,18 +525,29 @@ static void chain_setup(void)
 	zr_arena_config cfg;
 	zr_arena_config_init(&cfg, (size_t)32 << 20);
 	cfg.journal = &jc;
-	char name[64];
-	zr_arena *a = zr_test_arena_cfg(&cfg, name);
-	assert_int_equal(chain_events(a, "first", 24, 1), 0);
+	/* Fork before this process has a journal thread (TSan refuses threads
+	 * started after a multi-threaded fork): the child waits for the name. */
+	int go[2];
+	assert_int_equal(pipe(go), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		char cname[64] = {0};
+		close(go[1]);
+		if (read(go[0], cname, sizeof(cname) - 1) <= 0)
+			_exit(9);
 		zr_arena *b;
-		if (zr_arena_open(name, 0, &b, NULL) != 0)
+		if (zr_arena_open(cname, 0, &b, NULL) != 0)
 			_exit(10);
 		int rc = chain_events(b, "child", 30, 2);
 		_exit(zr_arena_close(b) == 0 && rc == 0 ? 0 : 11);
 	}
+	close(go[0]);
+	char name[64];
+	zr_arena *a = zr_test_arena_cfg(&cfg, name);
+	assert_int_equal(chain_events(a, "first", 24, 1), 0);
+	assert_true(write(go[1], name, strlen(name)) == (ssize_t)strlen(name));
+	close(go[1]);
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
