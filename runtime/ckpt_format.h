@@ -126,6 +126,8 @@ bool zri_ckpt_chunk_present(const char *dir, uint64_t lo, uint64_t hi);
 /* Write iov to `path` atomically (temp, fsync, rename); the caller fsyncs the directory. */
 struct iovec;
 int zri_ckpt_put(const char *path, const struct iovec *iov, int n, zr_diag *diag);
+/* The iovecs back to back from offset 0 of fd, whatever was there. */
+int zri_ckpt_write_all(int fd, const struct iovec *iov, int n);
 /* "<path>.tmp-<pid>-<n>", distinct within the process */
 void zri_ckpt_tmp_name(char *out, size_t cap, const char *path);
 /* A failed file operation as the store reports it (ENOSPC: ZR_ENOSPACE). */

@@ -41,22 +41,6 @@ int zri_ckpt_aw_init(struct zri_ckpt_aw *w, size_t buf_cap)
 	return 0;
 }
 
-static int pwrite_all(int fd, const void *p, size_t len, off_t off)
-{
-	const uint8_t *b = p;
-	while (len) {
-		ssize_t n = pwrite(fd, b, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		b += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* Both completions are in: make the file durable and give it its name. */
 static int slot_finish(struct zri_ckpt_aw_slot *s, zr_diag *d)
 {
@@ -65,9 +49,7 @@ static int slot_finish(struct zri_ckpt_aw_slot *s, zr_diag *d)
 	int rc = 0;
 	if (s->wrote != (int64_t)total || s->synced != 0) {
 		/* the ring said no, or wrote short: once more, plainly */
-		rc = pwrite_all(s->fd, &s->h, sizeof(s->h), 0);
-		if (rc == 0)
-			rc = pwrite_all(s->fd, s->buf, s->len, (off_t)sizeof(s->h));
+		rc = zri_ckpt_write_all(s->fd, s->iov, 2);
 		if (rc == 0 && fdatasync(s->fd) != 0) {
 			rc = -errno;
 			what = "fdatasync";
@@ -140,10 +122,10 @@ int zri_ckpt_aw_slot(struct zri_ckpt_aw *w, struct zri_ckpt_aw_slot **out, zr_di
 
 int zri_ckpt_aw_put(struct zri_ckpt_aw *w, struct zri_ckpt_aw_slot *s, const char *path, zr_diag *d)
 {
-	if (!w->use_ring) {
-		struct iovec iov[2] = {{&s->h, sizeof(s->h)}, {s->buf, s->len}};
-		return zri_ckpt_put(path, iov, 2, d);
-	}
+	s->iov[0] = (struct iovec){&s->h, sizeof(s->h)};
+	s->iov[1] = (struct iovec){s->buf, s->len};
+	if (!w->use_ring)
+		return zri_ckpt_put(path, s->iov, 2, d);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	zri_ckpt_tmp_name(s->tmp, sizeof(s->tmp), path);
 	s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -152,8 +134,6 @@ int zri_ckpt_aw_put(struct zri_ckpt_aw *w, struct zri_ckpt_aw_slot *s, const cha
 		s->fd = -1;
 		return zri_ckpt_put_error(d, e, "create", s->tmp);
 	}
-	s->iov[0] = (struct iovec){&s->h, sizeof(s->h)};
-	s->iov[1] = (struct iovec){s->buf, s->len};
 	uint64_t id = (uint64_t)(s - w->slot) << 1;
 	/* 2 * depth entries and at most two per busy slot: never full */
 	struct io_uring_sqe *wr = io_uring_get_sqe(&w->ring);

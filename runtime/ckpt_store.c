@@ -418,18 +418,20 @@ bool zri_ckpt_chunk_present(const char *dir, uint64_t lo, uint64_t hi)
 	return chdr_check(&h, (uint64_t)st.st_size, &e, path, &p) == 0;
 }
 
-static int write_all(int fd, const struct iovec *iov, int n)
+int zri_ckpt_write_all(int fd, const struct iovec *iov, int n)
 {
+	off_t off = 0;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *b = iov[i].iov_base;
 		size_t left = iov[i].iov_len;
 		while (left) {
-			ssize_t w = write(fd, b, left);
+			ssize_t w = pwrite(fd, b, left, off);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
 				return -errno;
 			b += w;
+			off += w;
 			left -= (size_t)w;
 		}
 	}
@@ -457,7 +459,7 @@ int zri_ckpt_put(const char *path, const struct iovec *iov, int n, zr_diag *diag
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return zri_ckpt_put_error(diag, errno, "create", tmp);
-	int rc = write_all(fd, iov, n);
+	int rc = zri_ckpt_write_all(fd, iov, n);
 	const char *what = "write";
 	if (rc == 0 && fsync(fd) != 0) {
 		rc = -errno;
