@@ -500,6 +500,27 @@ void ckpt_counters(benchmark::State &state, const zr_ckpt_report &r)
 	state.counters["bytes_compressed"] = (double)r.bytes_compressed;
 }
 
+// Each iteration a FULL checkpoint of `a` into a fresh directory, timed by
+// the report; sets the bytes and the checkpoint counters of the last one.
+zr_ckpt_report time_full(benchmark::State &state, zr_arena *a, const char *prefix, int level,
+			 uint32_t threads)
+{
+	zr_ckpt_report r{};
+	for (auto _ : state) {
+		std::string d = fresh_dir(prefix);
+		int rc = take(a, d, ZR_CKPT_FULL, level, threads, &r);
+		rm_rf(d);
+		if (rc) {
+			state.SkipWithError(zr_strerror(rc));
+			break;
+		}
+		state.SetIterationTime((double)r.total_ns / 1e9);
+	}
+	state.SetBytesProcessed((int64_t)(state.iterations() * r.bytes_image));
+	ckpt_counters(state, r);
+	return r;
+}
+
 // FULL checkpoints into a fresh directory each (a second FULL into the same
 // store would find every chunk stored already).
 void bm_ckpt_full(benchmark::State &state)
@@ -512,19 +533,7 @@ void bm_ckpt_full(benchmark::State &state)
 		state.SkipWithError("arena setup failed");
 		return;
 	}
-	zr_ckpt_report r{};
-	for (auto _ : state) {
-		std::string d = fresh_dir("ckpt");
-		int rc = take(a, d, ZR_CKPT_FULL, level, threads, &r);
-		rm_rf(d);
-		if (rc) {
-			state.SkipWithError(zr_strerror(rc));
-			break;
-		}
-		state.SetIterationTime((double)r.total_ns / 1e9);
-	}
-	state.SetBytesProcessed((int64_t)(state.iterations() * r.bytes_image));
-	ckpt_counters(state, r);
+	zr_ckpt_report r = time_full(state, a, "ckpt", level, threads);
 	state.counters["threads_used"] = r.threads;
 	state.counters["payload_bytes"] = (double)g.mixed_payload;
 	// the disk-limited checkpoint speed: image bytes/s when the disk writes
@@ -648,19 +657,7 @@ void bm_ckpt_ratio(benchmark::State &state, int kind)
 		state.SkipWithError("arena setup failed");
 		return;
 	}
-	zr_ckpt_report r{};
-	for (auto _ : state) {
-		std::string d = fresh_dir("ratio");
-		int rc = take(a, d, ZR_CKPT_FULL, 3, 1, &r);
-		rm_rf(d);
-		if (rc) {
-			state.SkipWithError(zr_strerror(rc));
-			break;
-		}
-		state.SetIterationTime((double)r.total_ns / 1e9);
-	}
-	state.SetBytesProcessed((int64_t)(state.iterations() * r.bytes_image));
-	ckpt_counters(state, r);
+	time_full(state, a, "ratio", 3, 1);
 	state.counters["payload_bytes"] = (double)payload;
 	close_arena(a);
 }
