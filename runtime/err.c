@@ -29,6 +29,7 @@ const char *zr_strerror(int rc)
 	case ZR_EPOISONED: return "arena was poisoned after a corruption";
 	case ZR_EREADONLY: return "attached or opened read-only";
 	case ZR_EFULL: return "job table or queue full";
+	case ZR_EGPU: return "CUDA call failed";
 	default: break;
 	}
 	if (rc < 0 && rc > -4096)

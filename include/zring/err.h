@@ -32,6 +32,7 @@ enum zr_err {
 	ZR_EPOISONED = -5016,	/* arena was poisoned after a detected corruption */
 	ZR_EREADONLY = -5017,	/* operation needs a writable attachment or blob handle */
 	ZR_EFULL = -5018,	/* job table or queue full: try again later */
+	ZR_EGPU = -5019,	/* a CUDA call failed; the diag names it */
 };
 
 /**
