@@ -46,4 +46,45 @@ ZR_GPU_HD static inline uint64_t zr_test_done_entry(uint64_t off, uint64_t sum)
 	return (off >> 6) | ((sum & 0xffffffull) << 40);
 }
 
+/* The host-proxy kernel's work on one job: the payload's checksum as the
+ * 8-byte result. */
+ZR_GPU_HD static inline void zr_test_sum_item(zr_gpu_item *it)
+{
+	if (it->out_cap < 8) {
+		it->status = 1;
+		return;
+	}
+	uint64_t h = zr_test_fnv((const uint8_t *)it->in, it->in_len, ZR_TEST_FNV_SEED);
+	uint8_t *o = (uint8_t *)it->out;
+	for (int i = 0; i < 8; i++)
+		o[i] = (uint8_t)(h >> (8 * i)); /* bytewise: out need not be aligned */
+	it->out_len = 8;
+}
+
+/* Stop entry: the producer is done. */
+#define ZR_TEST_STOP UINT64_MAX
+
+/* The persistent consumer's loop, the same on a GPU thread and a CPU one:
+ * take message offsets from `in`, checksum each message in place, publish
+ * (offset, checksum) on `out`, until the stop entry or *stop.
+ * @return messages handled, or ZR_ECORRUPT from a ring. */
+ZR_GPU_HD static inline int64_t zr_test_consume(zr_gpu_ring *in, zr_gpu_ring *out,
+						const zr_gpu_span *s, const uint32_t *stop)
+{
+	int64_t n = 0;
+	for (;;) {
+		uint64_t off = 0;
+		int rc = zr_gpu_ring_wait(in, &off, stop);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 || off == ZR_TEST_STOP)
+			return n;
+		rc = zr_gpu_ring_push_wait(out, zr_test_done_entry(off, zr_test_msg_sum(s, off)),
+					   stop);
+		if (rc <= 0)
+			return rc < 0 ? rc : n;
+		n++;
+	}
+}
+
 #endif

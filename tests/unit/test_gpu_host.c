@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -49,6 +53,35 @@ static void test_open_says_why(void **state)
 	assert_int_equal(zr_gpu_offset_ptr(NULL, 0, 8, &dev), -EINVAL);
 	assert_null(dev);
 	assert_int_equal(zr_arena_close(a), 0);
+}
+
+/* Only tmpfs and hugetlbfs pages can be pinned: a file-backed arena on a
+ * disk filesystem is refused before any CUDA call, with or without a GPU. */
+static void test_open_refuses_disk_files(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	struct statfs sf;
+	if (!getcwd(path, sizeof(path) - 64) || statfs(path, &sf) != 0 ||
+	    sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC)
+		skip(); /* the test directory is not on a disk filesystem */
+	snprintf(path + strlen(path), 64, "/%s.arena", zr_test_name());
+	zr_arena_config cfg;
+	zr_arena_config_init(&cfg, (size_t)2 << 20);
+	zr_arena *a = NULL;
+	zr_diag d = {0};
+	assert_int_equal(zr_arena_create_file(path, &cfg, &a, &d), 0);
+	zr_gpu *g = NULL;
+	int rc = zr_gpu_open(a, NULL, &g, &d);
+	assert_int_equal(rc, ZR_ENOTSUP);
+	assert_null(g);
+#ifdef ZR_HAVE_CUDA
+	assert_non_null(strstr(d.msg, "only tmpfs (/dev/shm) and hugetlbfs"));
+#endif
+	assert_int_equal(zr_arena_close(a), 0);
+	assert_int_equal(unlink(path), 0);
+	size_t removed = 0;
+	assert_int_equal(zr_arena_gc(&removed), 0); /* drops the registry link */
 }
 
 static zr_ring *make_ring(zr_arena *a, const char *name, uint32_t kind, uint32_t cap, uint32_t wait)
@@ -325,6 +358,7 @@ int main(int argc, char **argv)
 	zr_test_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_says_why),
+		cmocka_unit_test(test_open_refuses_disk_files),
 		cmocka_unit_test(test_view_refuses),
 		cmocka_unit_test(test_device_code_keeps_the_protocol),
 		cmocka_unit_test(test_span_bounds),
