@@ -6,7 +6,8 @@
 
 #include "gpu_impl.h"
 
-#define NO_CUDA "zring was built without the CUDA toolkit (nvcc not found at configure time)"
+#define NO_CUDA                                                                                    \
+	"zring was built without the CUDA toolkit (none found at configure time, or ZR_CUDA=OFF)"
 
 int zr_gpu_open(zr_arena *a, const zr_gpu_config *cfg, zr_gpu **out, zr_diag *diag)
 {

@@ -182,7 +182,7 @@ static void test_span_bounds(void **state)
 	assert_null(zr_gpu_at(&s, s.size + 1, 0));
 	assert_null(zr_gpu_at(&s, 64, UINT64_MAX - 32)); /* no wrap-around */
 	/* a message whose length points past the end sums to 0, unread */
-	struct zr_test_msg *m = (struct zr_test_msg *)(s.base + s.size - 64);
+	struct zr_test_msg *m = (struct zr_test_msg *)(void *)(s.base + s.size - 64);
 	m->len = 100;
 	m->seq = 1;
 	assert_int_equal(zr_test_msg_sum(&s, s.size - 64), 0);
