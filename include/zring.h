@@ -13,5 +13,6 @@
 #include "zring/job.h"
 #include "zring/place.h"
 #include "zring/blob.h"
+#include "zring/gpu.h" /* link zring::zring_gpu to use it */
 
 #endif
