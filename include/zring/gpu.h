@@ -132,7 +132,9 @@ enum zr_gpu_role {
 
 /* A ring as a kernel sees it: plain data, passed to the kernel by value or
  * kept in device memory. Fill with zr_gpu_ring_view(); use with the
- * functions of zring/gpu_device.h. One kernel thread owns a view at a time. */
+ * functions of zring/gpu_device.h. One kernel thread owns a view at a time.
+ * pos and seen live in the view, so a kernel that got it by value advances
+ * its own copy: make a fresh view for each launch. */
 typedef struct zr_gpu_ring {
 	uint64_t *tail;	 /* written by the producer only */
 	uint64_t *head;	 /* written by the consumer only */
