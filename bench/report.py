@@ -86,7 +86,8 @@ PEERS = ("rte_ring_sp", "rte_ring_mp", "ck_ring_spsc", "ck_ring_mpmc",
          "boost_spsc_queue", "boost_queue", "iceoryx")
 
 THROUGHPUT_GROUPS = ("stream", "producers", "xthread", "single")
-REST_GROUPS = ("poll_empty", "mt_rt", "wake", "inbox", "slab", "job_cycle", "copy")
+REST_GROUPS = ("poll_empty", "mt_rt", "wake", "inbox", "slab", "job_cycle", "copy",
+               "gpu_read", "gpu_signal")
 
 
 # ---- results ---------------------------------------------------------------
@@ -466,7 +467,7 @@ def fmt_bytes(n):
 
 
 def fmt_param(key, value):
-    return fmt_bytes(value) if key == "size" else str(value)
+    return fmt_bytes(value) if key in ("size", "bytes") else str(value)
 
 
 def fmt_spread(result, key, fmt, default=None):
@@ -726,10 +727,54 @@ def rest_columns(suite, group, rows):
                          ("GB/s", lambda r: fmt_rate(r.counter("bytes_per_second"), 1e9), ">")]
     if group in ("inbox", "job_cycle"):
         return params + [time_col("per item", per_item_ns), rate_col]
+    if group == "gpu_read":
+        per_payload = lambda r: r.real_time_ns
+        return params + [time_col("per payload", per_payload),
+                         ("GB/s", lambda r: fmt_rate(r.counter("bytes_per_second"), 1e9), ">"),
+                         time_col("GPU time", lambda r: r.counter("gpu_ns")),
+                         ("× device_resident", times_mate(suite, "device_resident", per_payload),
+                          ">"),
+                         ("inplace/memcpy", inplace_over_memcpy(suite), "<")]
+    if group == "gpu_signal":
+        return params + [time_col(h, lambda r, k=k: r.counter(k)) for h, k in
+                         (("p50", "p50_ns"), ("p99", "p99_ns"), ("max", "max_ns"))] + [
+            ("p50 × cpu_echo", times_mate(suite, "cpu_echo", p50_ns), ">"),
+            ("p99 × cpu_echo", times_mate(suite, "cpu_echo", lambda r: r.counter("p99_ns")), ">")]
     columns = params + [time_col("per iteration", lambda r: r.real_time_ns)]
     if any(r.counter("items_per_second") for r in rows):
         columns.append(rate_col)
     return columns
+
+
+def mate(suite, result, impl):
+    """The row of `impl` in the result's group with the same parameters: the
+    same program's first (its baseline was measured in the same run)."""
+    rows = [r for r in suite.group(result.group) if r.impl == impl and r.params == result.params]
+    rows.sort(key=lambda r: r.program != result.program)
+    return rows[0] if rows else None
+
+
+def times_mate(suite, impl, time_of):
+    """A column: the row's time over the baseline row's (`impl`, same parameters)."""
+    def f(r):
+        base = mate(suite, r, impl)
+        if r.impl == impl or not base:
+            return "" if r.impl == impl else "–"
+        if not time_of(base) or not time_of(r):
+            return "–"
+        return fmt_ratio(time_of(r) / time_of(base))
+    return f
+
+
+def inplace_over_memcpy(suite):
+    """gpu_read: reading in place over copying first, on the inplace rows."""
+    def f(r):
+        if r.impl != "inplace":
+            return ""
+        copy = mate(suite, r, "memcpy")
+        return verdict(r.real_time_ns, copy.real_time_ns if copy else None, "memcpy",
+                       True).replace("zring", "in place")
+    return f
 
 
 def wake_ratio(suite):
@@ -758,6 +803,17 @@ REST_INTROS = {
     "job_cycle": "Submit, claim, complete and release of a 64-byte job in one thread.",
     "copy": "memcpy between two buffers: the cost of the one copy a zero-copy "
             "transport saves.",
+    "gpu_read": "A kernel reads and sums a payload of `bytes` bytes: in place in the "
+                "registered arena (`inplace`), after a pinned cudaMemcpyAsync to device "
+                "memory (`memcpy`), or already in device memory (`device_resident`, the "
+                "floor). \"per payload\" is the wall clock to the end of "
+                "cudaStreamSynchronize, \"GPU time\" the CUDA events' (no launch or "
+                "synchronisation); \"× device_resident\" is the time over that row's of the "
+                "same size; \"inplace/memcpy\" below 1: reading in place is faster.",
+    "gpu_signal": "One 8-byte entry CPU → GPU → CPU through two SPSC rings, answered by a "
+                  "persistent kernel (`persistent`), by a host thread launching a kernel per "
+                  "entry (`proxy`), or by a host thread alone (`cpu_echo`, the floor); "
+                  "\"× cpu_echo\" divides by the same program's cpu_echo row.",
 }
 
 

@@ -21,11 +21,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$smoke" = 1 ] && export ZR_BENCH_RT_ITERS="${ZR_BENCH_RT_ITERS:-200}"
-programs=(bench_rings bench_job bench_bounds bench_iceoryx bench_slab bench_persist)
+programs=(bench_rings bench_job bench_bounds bench_iceoryx bench_slab bench_persist bench_gpu)
+# Built only when the build found what they need; left out, loudly, when not.
+optional=" bench_gpu "
 mkdir -p "$out/raw"
 files=(); failed=()
 for p in "${programs[@]}"; do
   exe="$build/bench/$p"
+  if [ ! -x "$exe" ] && [[ "$optional" == *" $p "* ]]; then
+    echo "== $p: not built (bench_gpu needs nvcc, the CUDA toolkit): left out" >&2
+    continue
+  fi
   if [ ! -x "$exe" ]; then
     echo "run.sh: $exe is not built (is libbenchmark-dev installed?)" >&2
     exit 1

@@ -257,5 +257,43 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
 
 
+class GpuTablesTest(unittest.TestCase):
+    """bench_gpu's groups: each row against its baseline of the same run."""
+
+    def setUp(self):
+        rows = []
+        for impl, ns in (("inplace", 400.0), ("memcpy", 800.0), ("device_resident", 200.0)):
+            rows.append(report.Result(
+                "bench_gpu", f"gpu_read/impl:{impl}/bytes:{MIB}/manual_time", "gpu_read", impl,
+                {"bytes": MIB}, real_time_ns=ns,
+                counters={"bytes_per_second": MIB / ns * 1e9, "gpu_ns": ns / 2}))
+        rows.append(report.Result(
+            "bench_gpu", "gpu_read/impl:inplace/bytes:4096/manual_time", "gpu_read", "inplace",
+            {"bytes": 4096}, status="skipped", message="skipped: no CUDA device: test"))
+        for impl, p50 in (("persistent", 2000), ("proxy", 8000), ("cpu_echo", 200)):
+            rows.append(report.Result(
+                "bench_gpu", f"gpu_signal/impl:{impl}/iterations:9/real_time", "gpu_signal",
+                impl, {}, counters={"p50_ns": p50, "p99_ns": p50 * 3, "max_ns": p50 * 10}))
+        suite = report.Suite({"bench_gpu": {}}, rows)
+        self.md = "\n".join(report.rest_sections(suite))
+
+    def row(self, *needles):
+        rows = [line for line in self.md.splitlines()
+                if line.startswith("|") and all(n in line for n in needles)]
+        self.assertEqual(len(rows), 1, f"one table row with {needles}: {rows}")
+        return rows[0]
+
+    def test_read_against_device_resident_and_memcpy(self):
+        inplace = self.row("| inplace |", "| 1 MiB |")
+        self.assertIn("| 2.00 |", inplace)  # × device_resident
+        self.assertIn("0.50 (in place 2.0× faster)", inplace)
+        self.assertIn("| 4.00 |", self.row("| memcpy |", "| 1 MiB |"))
+        self.assertIn("Not measured here: inplace bytes:4096 (skipped)", self.md)
+
+    def test_signal_against_cpu_echo(self):
+        self.assertIn("| 10.0 | 10.0 |", self.row("| persistent |"))
+        self.assertIn("| 40.0 | 40.0 |", self.row("| proxy |"))
+
+
 if __name__ == "__main__":
     unittest.main()
