@@ -229,6 +229,10 @@ int zr_gpu_device_count(void)
 
 int zri_gpu_bind_thread(const zr_gpu *g, zr_diag *diag)
 {
+	/* Drop a non-sticky error left by an earlier call of this thread (each
+	 * call reported its own): zri_gpu_launch_check() must see only the
+	 * launch's. A sticky one comes back from every call anyway. */
+	(void)cudaGetLastError();
 	cudaError_t e = cudaSetDevice(g->info.device);
 	return e == cudaSuccess ? 0 : cuda_fail(diag, e, "cudaSetDevice");
 }
