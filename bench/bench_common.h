@@ -275,6 +275,33 @@ inline void add_context(const std::string &placement)
 		"placement", cpus.pinned ? placement : "unpinned (fewer than 2 cpus allowed)");
 }
 
+// --zr_rt_iters=N (taken out of argv), else ZR_BENCH_RT_ITERS, else *iters
+// stays as it is. False (after a message naming `prog`) on a bad number.
+inline bool parse_rt_iters(const char *prog, int *argc, char **argv, uint64_t *iters)
+{
+	const char *s = std::getenv("ZR_BENCH_RT_ITERS");
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (std::strncmp(argv[i], "--zr_rt_iters=", 14) == 0)
+			s = argv[i] + 14;
+		else
+			argv[out++] = argv[i];
+	}
+	*argc = out;
+	if (!s)
+		return true;
+	char *end;
+	unsigned long long n = std::strtoull(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n == 0) {
+		std::fprintf(stderr,
+			     "%s: round-trip iterations must be a positive number, not \"%s\"\n",
+			     prog, s);
+		return false;
+	}
+	*iters = n;
+	return true;
+}
+
 } // namespace zr_bench
 
 #endif

@@ -683,33 +683,6 @@ void register_all()
 			->UseRealTime();
 }
 
-// --zr_rt_iters=N (taken out of argv), else ZR_BENCH_RT_ITERS, else the default.
-bool parse_rt_iters(int *argc, char **argv)
-{
-	const char *s = std::getenv("ZR_BENCH_RT_ITERS");
-	int out = 1;
-	for (int i = 1; i < *argc; i++) {
-		if (std::strncmp(argv[i], "--zr_rt_iters=", 14) == 0)
-			s = argv[i] + 14;
-		else
-			argv[out++] = argv[i];
-	}
-	*argc = out;
-	if (!s)
-		return true;
-	char *end;
-	unsigned long long n = std::strtoull(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || n == 0) {
-		std::fprintf(stderr,
-			     "bench_gpu: round-trip iterations must be a positive number, not "
-			     "\"%s\"\n",
-			     s);
-		return false;
-	}
-	g.rt_iters = n;
-	return true;
-}
-
 void add_gpu_context()
 {
 	add_context("benchmark thread on cpu " + std::to_string(cpus.cpu[0]) +
@@ -741,7 +714,8 @@ void add_gpu_context()
 
 int main(int argc, char **argv)
 {
-	if (!parse_rt_iters(&argc, argv) || !start("bench_gpu", &argc, argv))
+	if (!parse_rt_iters("bench_gpu", &argc, argv, &g.rt_iters) ||
+	    !start("bench_gpu", &argc, argv))
 		return 1;
 	if (!setup())
 		std::fprintf(stderr, "bench_gpu: %s\n", g.why.c_str());

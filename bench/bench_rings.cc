@@ -593,33 +593,6 @@ template <class... R> void register_all(Impls<R...>)
 	(add_producers<R>(), ...);
 }
 
-// --zr_rt_iters=N (taken out of argv), else ZR_BENCH_RT_ITERS, else the default.
-bool parse_rt_iters(int *argc, char **argv)
-{
-	const char *s = std::getenv("ZR_BENCH_RT_ITERS");
-	int out = 1;
-	for (int i = 1; i < *argc; i++) {
-		if (std::strncmp(argv[i], "--zr_rt_iters=", 14) == 0)
-			s = argv[i] + 14;
-		else
-			argv[out++] = argv[i];
-	}
-	*argc = out;
-	if (!s)
-		return true;
-	char *end;
-	unsigned long long n = std::strtoull(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || n == 0) {
-		std::fprintf(stderr,
-			     "bench_rings: round-trip iterations must be a positive "
-			     "number, not \"%s\"\n",
-			     s);
-		return false;
-	}
-	g.rt_iters = n;
-	return true;
-}
-
 #ifndef ZR_RTE_RING_VERSION
 #define ZR_RTE_RING_VERSION "not installed (libdpdk-dev)"
 #endif
@@ -647,7 +620,8 @@ void add_rings_context()
 
 int main(int argc, char **argv)
 {
-	if (!parse_rt_iters(&argc, argv) || !start("bench_rings", &argc, argv))
+	if (!parse_rt_iters("bench_rings", &argc, argv, &g.rt_iters) ||
+	    !start("bench_rings", &argc, argv))
 		return 1;
 	if (make_homes(All{}) != 0)
 		return 1;

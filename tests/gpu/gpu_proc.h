@@ -5,11 +5,14 @@
 #define ZR_TEST_GPU_PROC_H
 
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "zring/gpu.h"
 
 extern char **environ;
 
@@ -45,6 +48,22 @@ static inline int zr_test_reaped(pid_t pid, int *ok)
 		fprintf(stderr, "producer: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return 1;
+}
+
+/* Register the arena with the GPU: 0, 77 (no CUDA build or device: say so,
+ * the test is skipped) or 1 (a failure). */
+static inline int zr_test_gpu_open(zr_arena *a, const zr_gpu_config *cfg, zr_gpu **g)
+{
+	zr_diag d;
+	memset(&d, 0, sizeof(d));
+	int rc = zr_gpu_open(a, cfg, g, &d);
+	if (rc == ZR_ENODEV || rc == ZR_ENOTSUP) {
+		printf("skipped: %s: %s\n", zr_strerror(rc), d.msg);
+		return 77;
+	}
+	if (rc)
+		fprintf(stderr, "zr_gpu_open: %s: %s\n", zr_strerror(rc), d.msg);
+	return rc ? 1 : 0;
 }
 
 /* The value after `flag` in argv, or NULL. */
