@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gpu_impl.h"
@@ -69,6 +70,26 @@ int zr_gpu_offset_ptr(const zr_gpu *g, uint64_t off, uint64_t len, void **dev)
 	return 0;
 }
 
+int zri_gpu_to_dev(const zr_gpu *g, const void *host, uint64_t len, void **dev)
+{
+	*dev = NULL;
+	if (!g) {
+		*dev = (void *)(uintptr_t)host;
+		return 0;
+	}
+	const uint8_t *p = host;
+	if (p < g->host_base)
+		return -ERANGE;
+	return zr_gpu_offset_ptr(g, (uint64_t)(p - g->host_base), len, dev);
+}
+
+uint64_t zri_gpu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int zr_gpu_payload_ptr(const zr_gpu *g, zr_payload p, void **dev, size_t *size)
 {
 	*dev = NULL;
@@ -79,7 +100,7 @@ int zr_gpu_payload_ptr(const zr_gpu *g, zr_payload p, void **dev, size_t *size)
 	int rc = zr_payload_resolve(g->arena, p, &host, &n);
 	if (rc)
 		return rc;
-	rc = zr_gpu_offset_ptr(g, (uint64_t)((uint8_t *)host - g->host_base), n, dev);
+	rc = zri_gpu_to_dev(g, host, n, dev);
 	if (rc == 0 && size)
 		*size = n;
 	return rc;

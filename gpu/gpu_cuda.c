@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../runtime/arena_impl.h"
@@ -42,13 +41,6 @@ static int cuda_fail(zr_diag *diag, cudaError_t e, const char *call)
 {
 	return zri_gpu_fail(diag, cuda_code(e), "%s: %s (%s)", call, cudaGetErrorName(e),
 			    cudaGetErrorString(e));
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Only tmpfs and hugetlbfs pages can be pinned for the long term. */
@@ -187,7 +179,7 @@ int zr_gpu_open(zr_arena *a, const zr_gpu_config *cfg_in, zr_gpu **out, zr_diag 
 	g->host_base = a->base;
 	g->size = a->size;
 	g->pid = getpid();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zri_gpu_now_ns();
 	rc = select_device(&cfg, &g->info, diag);
 	if (rc == 0)
 		rc = register_pieces(g, cfg.piece_bytes, a->readonly, diag);
@@ -196,7 +188,7 @@ int zr_gpu_open(zr_arena *a, const zr_gpu_config *cfg_in, zr_gpu **out, zr_diag 
 		free(g);
 		return rc;
 	}
-	g->info.register_ns = now_ns() - t0;
+	g->info.register_ns = zri_gpu_now_ns() - t0;
 	*out = g;
 	return 0;
 }

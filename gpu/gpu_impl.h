@@ -32,6 +32,14 @@ struct zr_gpu {
 /* Fill diag (may be NULL) with a formatted message; returns rc. */
 int zri_gpu_fail(zr_diag *diag, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Device address of len bytes of this process's mapping of the arena at
+ * host; the host address itself when g is NULL (the CPU path).
+ * @return 0, -ERANGE, ZR_ENOTSUP (forked). */
+int zri_gpu_to_dev(const zr_gpu *g, const void *host, uint64_t len, void **dev);
+
+/* CLOCK_MONOTONIC in ns. (libzring's own is not exported to this library.) */
+uint64_t zri_gpu_now_ns(void);
+
 /* ZR_ENOTSUP with a message when g was opened by another process (fork). */
 int zri_gpu_check_pid(const zr_gpu *g, zr_diag *diag);
 

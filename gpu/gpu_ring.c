@@ -7,19 +7,6 @@
 #include "../rings/ring_impl.h"
 #include "gpu_impl.h"
 
-/* Device address of a host address inside the arena (host when g is NULL). */
-static int to_dev(const zr_gpu *g, const void *host, uint64_t len, void **dev)
-{
-	if (!g) {
-		*dev = (void *)(uintptr_t)host;
-		return 0;
-	}
-	const uint8_t *p = host;
-	if (p < g->host_base)
-		return -ERANGE;
-	return zr_gpu_offset_ptr(g, (uint64_t)(p - g->host_base), len, dev);
-}
-
 int zr_gpu_ring_view(const zr_gpu *g, zr_ring *r, uint32_t role, zr_gpu_ring *out, zr_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
@@ -45,8 +32,9 @@ int zr_gpu_ring_view(const zr_gpu *g, zr_ring *r, uint32_t role, zr_gpu_ring *ou
 				    zr_ring_name(r));
 	struct zri_ring *h = r->hdr;
 	void *tail, *head, *slots;
-	if ((rc = to_dev(g, &h->a_tail, 8, &tail)) || (rc = to_dev(g, &h->a_head, 8, &head)) ||
-	    (rc = to_dev(g, r->slots, (uint64_t)r->capacity * 8, &slots)))
+	if ((rc = zri_gpu_to_dev(g, &h->a_tail, 8, &tail)) ||
+	    (rc = zri_gpu_to_dev(g, &h->a_head, 8, &head)) ||
+	    (rc = zri_gpu_to_dev(g, r->slots, (uint64_t)r->capacity * 8, &slots)))
 		return zri_gpu_fail(diag, rc, "ring %s lies outside the registered arena",
 				    zr_ring_name(r));
 	out->tail = tail;

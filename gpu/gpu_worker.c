@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gpu_impl.h"
 #include "zring/job.h"
@@ -25,13 +24,6 @@ struct zr_gpu_worker {
 	zr_payload *results;
 	zr_gpu_worker_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void zr_gpu_worker_config_init(zr_gpu_worker_config *cfg, zr_gpu_launch_fn launch, void *user)
 {
@@ -117,11 +109,11 @@ static int gather(zr_gpu_worker *w)
 	if (rc < 0)
 		return rc;
 	unsigned n = 1;
-	uint64_t deadline = now_ns() + w->cfg.gather_ns;
+	uint64_t deadline = zri_gpu_now_ns() + w->cfg.gather_ns;
 	while (n < w->cfg.batch) {
 		rc = zr_job_claim(w->ag, &w->claims[n]);
 		if (rc == 0) {
-			uint64_t t = now_ns();
+			uint64_t t = zri_gpu_now_ns();
 			if (t >= deadline)
 				break;
 			rc = zr_job_claim_wait(w->ag, &w->claims[n], (int64_t)(deadline - t));
@@ -133,17 +125,6 @@ static int gather(zr_gpu_worker *w)
 		n += (unsigned)rc;
 	}
 	return (int)n;
-}
-
-/* Device (or host) address of host memory inside the arena. */
-static int to_dev(const zr_gpu_worker *w, void *host, uint64_t len, void **dev)
-{
-	if (!w->g) {
-		*dev = host;
-		return 0;
-	}
-	uint8_t *base = zr_arena_base(w->a);
-	return zr_gpu_offset_ptr(w->g, (uint64_t)((uint8_t *)host - base), len, dev);
 }
 
 static void fail_job(zr_gpu_worker *w, const zr_claim *c, const char *why, bool retry)
@@ -190,7 +171,7 @@ static unsigned prepare(zr_gpu_worker *w, unsigned n)
 		}
 		zr_gpu_item it = {.in_len = c.len, .job = c.id, .type = c.type};
 		void *in = NULL;
-		if (c.data && to_dev(w, c.data, c.len, &in) != 0) {
+		if (c.data && zri_gpu_to_dev(w->g, c.data, c.len, &in) != 0) {
 			fail_job(w, &c, "payload outside the registered arena", false);
 			continue;
 		}
@@ -200,7 +181,7 @@ static unsigned prepare(zr_gpu_worker *w, unsigned n)
 			void *host = NULL, *out = NULL;
 			if (zr_payload_alloc(w->a, w->cfg.result_bytes, &res) != 0 ||
 			    !(host = zr_payload_ptr(w->a, res)) ||
-			    to_dev(w, host, w->cfg.result_bytes, &out) != 0) {
+			    zri_gpu_to_dev(w->g, host, w->cfg.result_bytes, &out) != 0) {
 				free_payload(w, res);
 				fail_job(w, &c, "no result payload (arena full)", true);
 				continue;
@@ -260,7 +241,7 @@ int zr_gpu_worker_step(zr_gpu_worker *w, zr_diag *diag)
 	unsigned n = prepare(w, (unsigned)got);
 	if (n == 0)
 		return got;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = zri_gpu_now_ns();
 	rc = w->cfg.launch(w->cfg.user, w->items_dev, n, w->stream);
 	if (rc != 0) {
 		fail_batch(w, n, "GPU launch callback refused the batch");
@@ -271,7 +252,7 @@ int zr_gpu_worker_step(zr_gpu_worker *w, zr_diag *diag)
 		fail_batch(w, n, diag ? diag->msg : "CUDA launch or kernel failed");
 		return rc;
 	}
-	w->st.gpu_ns += now_ns() - t0;
+	w->st.gpu_ns += zri_gpu_now_ns() - t0;
 	w->st.batches++;
 	w->st.jobs += n;
 	if (n > w->st.largest_batch)
