@@ -5,24 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gpu_common.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
+#include "test.h"
 
 struct feed {
 	zr_arena *a;
@@ -44,7 +29,7 @@ static void note(struct feed *f, const char *what, uint64_t entry)
 static int make(struct feed *f, uint64_t seq, uint64_t seed, uint64_t *off)
 {
 	uint64_t rng = seed ^ (seq * 0x9e3779b97f4a7c15ull) ^ 1;
-	size_t len = (size_t)(next(&rng) % 2049);
+	size_t len = (size_t)(zr_test_rand(&rng) % 2049);
 	zr_payload p;
 	int rc = zr_payload_alloc(f->a, sizeof(struct zr_test_msg) + len, &p);
 	if (rc)
@@ -54,7 +39,7 @@ static int make(struct feed *f, uint64_t seq, uint64_t seed, uint64_t *off)
 	m->seq = seq;
 	uint8_t *d = (uint8_t *)(m + 1);
 	for (size_t i = 0; i < len; i++)
-		d[i] = (uint8_t)next(&rng);
+		d[i] = (uint8_t)zr_test_rand(&rng);
 	f->sum[seq] = (uint32_t)(zr_test_fnv(d, len, ZR_TEST_FNV_SEED ^ seq) & 0xffffff);
 	f->handle[seq] = p;
 	*off = (uint64_t)((uint8_t *)m - f->base);
@@ -102,7 +87,7 @@ int zr_test_feed(zr_arena *a, zr_ring *in, zr_ring *out, uint64_t n, uint64_t se
 	f.sum = calloc(n, sizeof(*f.sum));
 	f.back = calloc(n, 1);
 	int rc = f.handle && f.sum && f.back ? 0 : -ENOMEM;
-	uint64_t deadline = now_ns() + timeout_ns, pending = UINT64_MAX, e, iter = 0;
+	uint64_t deadline = zr_test_now_ns() + timeout_ns, pending = UINT64_MAX, e, iter = 0;
 	while (rc == 0 && rep->done + rep->dup + rep->bad_off < n) {
 		if (pending == UINT64_MAX && rep->sent < n &&
 		    (rc = make(&f, rep->sent, seed, &pending)))
@@ -117,13 +102,13 @@ int zr_test_feed(zr_arena *a, zr_ring *in, zr_ring *out, uint64_t n, uint64_t se
 		}
 		while (zr_ring_dequeue(out, &e))
 			check(&f, e);
-		if ((++iter & 255) == 0 && now_ns() > deadline) {
+		if ((++iter & 255) == 0 && zr_test_now_ns() > deadline) {
 			snprintf(rep->why, sizeof(rep->why), "timed out: %llu sent, %llu back",
 				 (unsigned long long)rep->sent, (unsigned long long)rep->done);
 			rc = -ETIMEDOUT;
 		}
 	}
-	while (!zr_ring_enqueue(in, ZR_TEST_STOP) && now_ns() < deadline + 1000000000u)
+	while (!zr_ring_enqueue(in, ZR_TEST_STOP) && zr_test_now_ns() < deadline + 1000000000u)
 		;
 	if (rc == 0 && (rep->bad_sum || rep->bad_off || rep->dup))
 		rc = ZR_ECORRUPT;
